@@ -1,0 +1,276 @@
+/*
+ * engine.c: runs a pipeline: source, stages and standard output, wired
+ * together, with every item accounted for.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runner/engine.h"
+#include "runner/executor.h"
+#include "runner/source.h"
+#include "runner/util.h"
+
+struct pr_engine {
+	const struct pr_pipeline *p;
+	const struct pr_run_opts *o;
+	struct pr_stats *stats;
+	struct pr_stage_run *runs;
+	int stop;        /* take no more items from the source */
+	int failed;      /* some item failed */
+	int broken_pipe; /* out_fd's reader went away */
+};
+
+static void
+message(struct pr_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+message(struct pr_engine *e, const char *fmt, ...)
+{
+	va_list ap;
+	char *line;
+
+	if (e->o->message == NULL)
+		return;
+	va_start(ap, fmt);
+	line = pr_vasprintf(fmt, ap);
+	va_end(ap);
+	e->o->message(e->o->ud, line);
+	free(line);
+}
+
+static void
+warn_cb(void *ud, const char *line)
+{
+	struct pr_engine *e = ud;
+
+	message(e, "%s", line);
+}
+
+struct pr_stage_inst *
+pr_stage_run_open(struct pr_stage_run *sr, char **err)
+{
+	struct pr_diag d;
+	struct pr_stage_inst *inst;
+
+	pr_diag_init(&d, sr->engine->p->file);
+	inst = pr_stage_open(sr->engine->p, sr->conf, 0, &d);
+	if (inst == NULL)
+		*err = pr_strdup(d.count > 0 ? d.msgs[0] : "cannot open the stage");
+	pr_diag_free(&d);
+	return inst;
+}
+
+static void
+backoff(unsigned attempt)
+{
+	double s = 0.1;
+	struct timespec ts;
+
+	for (unsigned i = 0; i < attempt && s < 5; i++)
+		s *= 2;
+	if (s > 5)
+		s = 5;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int
+pr_stage_run_call(struct pr_stage_run *sr, struct pr_stage_inst *inst, struct pr_item *item,
+                  struct pr_item_list *out)
+{
+	const struct pr_stage_conf *c = sr->conf;
+	struct pr_stage_stats *st = sr->stats;
+	unsigned attempts = c->on_error == PR_ON_ERROR_RETRY ? c->retries + 1 : 1;
+	char *err = NULL;
+	size_t before = out->count;
+
+	for (unsigned a = 0; a < attempts; a++) {
+		double t0 = pr_now();
+		int rc;
+
+		if (a > 0)
+			backoff(a - 1);
+		free(err);
+		err = NULL;
+		rc = pr_stage_process(inst, item, out, &err);
+		st->busy_s += pr_now() - t0;
+		if (rc == 0) {
+			st->ok++;
+			if (out->count == before)
+				st->filtered++;
+			return 0;
+		}
+	}
+	st->failed++;
+	sr->engine->failed = 1;
+	if (c->on_error != PR_ON_ERROR_SKIP)
+		sr->engine->stop = 1;
+	message(sr->engine, "piperun: stage '%s' failed on '%s': %s", c->name, item->name, err);
+	free(err);
+	return -1;
+}
+
+static void
+sink(struct pr_engine *e, struct pr_item *item)
+{
+	if (!e->broken_pipe && item->len > 0) {
+		int rc = pr_write_all(e->o->out_fd, item->data, item->len);
+		if (rc == -EPIPE) {
+			e->broken_pipe = 1;
+			e->stop = 1;
+		} else if (rc < 0) {
+			message(e, "piperun: standard output: %s", strerror(-rc));
+			e->failed = 1;
+			e->stop = 1;
+		}
+	}
+	if (!e->broken_pipe)
+		e->stats->items_out++;
+	pr_item_free(item);
+}
+
+static void
+submit(struct pr_stage_run *sr, struct pr_item *item)
+{
+	item->seq = sr->seq_in++;
+	sr->stats->in++;
+	sr->stats->bytes_in += item->len;
+	sr->ex->submit(sr, item);
+}
+
+/* Passes a released batch of results on to the next stage or the sink. */
+static void
+forward(struct pr_stage_run *sr, struct pr_item_list *list)
+{
+	struct pr_item *item;
+
+	while ((item = pr_item_list_pop(list)) != NULL) {
+		sr->stats->out++;
+		sr->stats->bytes_out += item->len;
+		if (sr->next != NULL)
+			submit(sr->next, item);
+		else
+			sink(sr->engine, item);
+	}
+}
+
+void
+pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, struct pr_item_list *results)
+{
+	struct pr_item_list ready;
+
+	if (sr->engine->p->order == PR_ORDER_ANY) {
+		forward(sr, results);
+		return;
+	}
+	pr_reorder_put(&sr->reorder, seq, results);
+	while (pr_reorder_take(&sr->reorder, &ready))
+		forward(sr, &ready);
+}
+
+static void
+stats_init(struct pr_engine *e)
+{
+	const struct pr_pipeline *p = e->p;
+	struct pr_stats *s = e->stats;
+
+	memset(s, 0, sizeof(*s));
+	s->pipeline = p->name;
+	s->status = "ok";
+	s->nstages = p->nstages;
+	s->stages = pr_calloc(p->nstages, sizeof(*s->stages));
+	for (size_t i = 0; i < p->nstages; i++) {
+		const struct pr_stage_run *sr = &e->runs[i];
+		s->stages[i].name = p->stages[i].name;
+		s->stages[i].kind = pr_kind_name(p->stages[i].kind);
+		s->stages[i].executor = sr->ex->name;
+		s->stages[i].workers = sr->workers;
+	}
+}
+
+enum pr_run_status
+pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct pr_stats *stats)
+{
+	struct pr_engine e = { .p = p, .o = o, .stats = stats };
+	struct pr_source *src = NULL;
+	size_t started = 0;
+	double t0 = pr_now();
+	char *err = NULL;
+	size_t bad;
+
+	e.runs = pr_calloc(p->nstages, sizeof(*e.runs));
+	for (size_t i = 0; i < p->nstages; i++) {
+		struct pr_stage_run *sr = &e.runs[i];
+		sr->engine = &e;
+		sr->conf = &p->stages[i];
+		sr->ex = pr_executor_for(sr->conf, o->sync);
+		sr->workers = pr_workers_for(sr->conf, o->jobs, o->sync);
+		sr->next = i + 1 < p->nstages ? &e.runs[i + 1] : NULL;
+		pr_reorder_init(&sr->reorder);
+	}
+	stats_init(&e);
+	for (size_t i = 0; i < p->nstages; i++)
+		e.runs[i].stats = &stats->stages[i];
+
+	for (; started < p->nstages; started++) {
+		if (e.runs[started].ex->start(&e.runs[started], &err) < 0) {
+			message(&e, "%s", err);
+			free(err);
+			e.failed = 1;
+			goto stop;
+		}
+	}
+	src = pr_source_open(&p->input, warn_cb, &e);
+	while (!e.stop) {
+		struct pr_item *item;
+		int rc = pr_source_next(src, &item, &err);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			message(&e, "piperun: %s", err);
+			free(err);
+			e.failed = 1;
+			break;
+		}
+		stats->items_in++;
+		submit(&e.runs[0], item);
+	}
+	for (size_t i = 0; i < p->nstages; i++)
+		e.runs[i].ex->drain(&e.runs[i]);
+stop:
+	for (size_t i = 0; i < started; i++)
+		e.runs[i].ex->stop(&e.runs[i]);
+	for (size_t i = 0; i < p->nstages; i++)
+		pr_reorder_free(&e.runs[i].reorder);
+	pr_source_close(src);
+	free(e.runs);
+	stats->elapsed_s = pr_now() - t0;
+	if (pr_stats_check(stats, &bad) < 0) {
+		message(&e, "piperun: internal error: the counts of stage '%s' do not add up",
+		        stats->stages[bad].name);
+		e.failed = 1;
+	}
+	if (e.broken_pipe) {
+		stats->status = "broken pipe";
+		return PR_RUN_BROKEN_PIPE;
+	}
+	stats->status = e.failed ? "failed" : "ok";
+	return e.failed ? PR_RUN_FAILED : PR_RUN_OK;
+}
+
+void
+pr_run_stats_free(struct pr_stats *stats)
+{
+	if (stats == NULL)
+		return;
+	free(stats->stages);
+	stats->stages = NULL;
+	stats->nstages = 0;
+}

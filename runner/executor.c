@@ -1,0 +1,54 @@
+/*
+ * executor.c: which executor runs a stage, and with how many workers.
+ */
+#include "config.h"
+
+#include <unistd.h>
+
+#include "runner/executor.h"
+
+const struct pr_executor *
+pr_executor_for(const struct pr_stage_conf *c, int sync)
+{
+	(void)c;
+	(void)sync;
+	return &pr_exec_sync;
+}
+
+const char *
+pr_executor_name_for(const struct pr_stage_conf *c, int sync)
+{
+	if (sync)
+		return "sequential";
+	switch (c->kind) {
+	case PIPERUN_KIND_IO:
+		return "threads";
+	case PIPERUN_KIND_CPU:
+		return c->executor == PR_EXECUTOR_OPENMP ? "openmp" : "processes";
+	default:
+		return "sequential";
+	}
+}
+
+static unsigned
+online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (unsigned)n : 1;
+}
+
+unsigned
+pr_workers_for(const struct pr_stage_conf *c, unsigned jobs, int sync)
+{
+	if (sync || c->kind == PIPERUN_KIND_SYNC)
+		return 1;
+	if (c->kind == PIPERUN_KIND_CPU && jobs > 0)
+		return jobs;
+	if (c->workers > 0)
+		return c->workers;
+	if (c->kind == PIPERUN_KIND_CPU)
+		return online_cpus();
+	/* io: sized for waiting, not for cores. */
+	return online_cpus() * 4 > 8 ? online_cpus() * 4 : 8;
+}

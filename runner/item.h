@@ -1,0 +1,46 @@
+/*
+ * item.h: the unit every layer of the engine shares.
+ */
+#ifndef PR_ITEM_H
+#define PR_ITEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * An item: a name, the file it stands for (if any) and its bytes, plus its
+ * position in the stream entering the current stage.  Each stage numbers
+ * its input items 0, 1, 2 ...; the results of input N leave the stage after
+ * those of input N-1 (unless order is `any`) and are numbered anew for the
+ * next stage, so one-to-many and filtering stages keep order without any
+ * global key.
+ */
+struct pr_item {
+	struct pr_item *next;  /* in a list */
+	char *name;            /* owned, never NULL */
+	char *path;            /* owned, or NULL */
+	unsigned char *data;   /* owned (malloc), or NULL when len is 0 */
+	size_t len;
+	uint64_t seq;
+	int from_input;        /* a stand-in for "the input item, unchanged" */
+};
+
+/* A FIFO list of items. */
+struct pr_item_list {
+	struct pr_item *head;
+	struct pr_item *tail;
+	size_t count;
+};
+
+/* Returns a new item with copies of NAME and PATH (which may be NULL) that
+ * takes ownership of DATA (LEN bytes, from malloc). */
+struct pr_item *pr_item_new(const char *name, const char *path, unsigned char *data, size_t len);
+
+/* Frees ITEM and everything it owns; accepts NULL. */
+void pr_item_free(struct pr_item *item);
+
+void pr_item_list_push(struct pr_item_list *l, struct pr_item *item);
+struct pr_item *pr_item_list_pop(struct pr_item_list *l);
+void pr_item_list_clear(struct pr_item_list *l);
+
+#endif

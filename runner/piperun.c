@@ -1,0 +1,206 @@
+/*
+ * piperun.c: the command line: options, messages and exit statuses.  The
+ * only place that exits.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runner/engine.h"
+#include "runner/loader.h"
+#include "runner/plan.h"
+#include "stages/stages.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,
+	EXIT_USAGE = 2,
+	EXIT_BROKEN_PIPE = 128 + 13,
+};
+
+enum {
+	OPT_SYNC = 256,
+	OPT_PLAN,
+	OPT_STATS,
+	OPT_LIST_STAGES,
+};
+
+static const struct option long_options[] = {
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "sync", no_argument, NULL, OPT_SYNC },
+	{ "check", no_argument, NULL, 'n' },
+	{ "plan", no_argument, NULL, OPT_PLAN },
+	{ "stats", required_argument, NULL, OPT_STATS },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "list-stages", no_argument, NULL, OPT_LIST_STAGES },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char usage_text[] =
+	"Usage: piperun [OPTIONS] PIPELINE.yml [INPUT...]\n"
+	"Run the pipeline declared in PIPELINE.yml; INPUT files replace its input.\n"
+	"\n"
+	"  -j, --jobs N        workers for every cpu stage\n"
+	"      --sync          run every stage sequentially in one thread\n"
+	"  -n, --check         validate the pipeline file and exit\n"
+	"      --plan          print how each stage will run and exit\n"
+	"      --stats FILE    write per-stage statistics as JSON to FILE\n"
+	"  -q, --quiet         do not name failed items on stderr\n"
+	"  -v, --verbose       print a summary at the end of the run\n"
+	"      --list-stages   list the built-in stages\n"
+	"  -h, --help          show this help and exit\n"
+	"  -V, --version       show the version and exit\n"
+	"\n"
+	"Exit status: 0 every item went through, 1 some items failed,\n"
+	"2 bad usage or an invalid pipeline file, 128+N ended by signal N.\n"
+	"See piperun(1) and piperun-pipeline(5).\n";
+
+struct cli {
+	int quiet, verbose, check, plan, sync;
+	unsigned jobs;
+	const char *stats;
+};
+
+static void
+print_line(void *ud, const char *line)
+{
+	const struct cli *cli = ud;
+
+	if (!cli->quiet)
+		fprintf(stderr, "%s\n", line);
+}
+
+static int
+usage_error(const char *fmt, const char *arg)
+{
+	fputs("piperun: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\nTry 'piperun --help' for more information.\n", stderr);
+	return EXIT_USAGE;
+}
+
+static void
+list_stages(void)
+{
+	for (size_t i = 0; pr_builtin_stages[i] != NULL; i++) {
+		const struct piperun_stage *s = pr_builtin_stages[i];
+		printf("%-8s %-4s  %s\n", s->name, pr_kind_name((enum piperun_kind)s->kind), s->summary);
+	}
+}
+
+static int
+run(const struct cli *cli, const char *file, char *const *inputs, size_t ninputs)
+{
+	struct pr_load_opts lo = { .have_inputs = ninputs > 0 };
+	struct pr_run_opts ro = { .sync = cli->sync, .jobs = cli->jobs, .out_fd = STDOUT_FILENO,
+		                  .message = print_line, .ud = (void *)cli };
+	struct pr_stats stats;
+	struct pr_pipeline *p;
+	struct pr_diag d;
+	FILE *stats_file = NULL;
+	enum pr_run_status status;
+	int rc;
+
+	pr_diag_init(&d, file);
+	p = pr_pipeline_load(file, &lo, &d);
+	for (size_t i = 0; i < d.count; i++)
+		fprintf(stderr, "%s\n", d.msgs[i]);
+	pr_diag_free(&d);
+	if (p == NULL)
+		return EXIT_USAGE;
+	if (ninputs > 0)
+		pr_pipeline_set_inputs(p, inputs, ninputs);
+	if (cli->check) {
+		pr_pipeline_free(p);
+		return EXIT_OK;
+	}
+	if (cli->plan) {
+		pr_plan_print(stdout, p, &ro);
+		pr_pipeline_free(p);
+		return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
+	}
+	if (cli->stats != NULL && (stats_file = fopen(cli->stats, "w")) == NULL) {
+		fprintf(stderr, "piperun: %s: %s\n", cli->stats, strerror(errno));
+		pr_pipeline_free(p);
+		return EXIT_USAGE;
+	}
+	status = pr_engine_run(p, &ro, &stats);
+	if (cli->verbose)
+		pr_stats_write_summary(&stats, stderr);
+	rc = status == PR_RUN_OK ? EXIT_OK : status == PR_RUN_BROKEN_PIPE ? EXIT_BROKEN_PIPE
+	                                                                   : EXIT_FAILED;
+	if (stats_file != NULL) {
+		if (pr_stats_write_json(&stats, stats_file) < 0 || fclose(stats_file) != 0) {
+			fprintf(stderr, "piperun: %s: cannot write the statistics\n", cli->stats);
+			if (rc == EXIT_OK)
+				rc = EXIT_FAILED;
+		}
+	}
+	pr_run_stats_free(&stats);
+	pr_pipeline_free(p);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli = { 0 };
+	int c;
+
+	while ((c = getopt_long(argc, argv, "j:nqvhV", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'j': {
+			char *end;
+			long n;
+
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || end == optarg || n < 1 || n > 1024)
+				return usage_error("-j takes a number from 1 to 1024, not '%s'", optarg);
+			cli.jobs = (unsigned)n;
+			break;
+		}
+		case OPT_SYNC:
+			cli.sync = 1;
+			break;
+		case 'n':
+			cli.check = 1;
+			break;
+		case OPT_PLAN:
+			cli.plan = 1;
+			break;
+		case OPT_STATS:
+			cli.stats = optarg;
+			break;
+		case 'q':
+			cli.quiet = 1;
+			break;
+		case 'v':
+			cli.verbose = 1;
+			break;
+		case OPT_LIST_STAGES:
+			list_stages();
+			return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
+		case 'h':
+			fputs(usage_text, stdout);
+			return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
+		case 'V':
+			printf("piperun %s\n", PACKAGE_VERSION);
+			return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
+		default:
+			fputs("Try 'piperun --help' for more information.\n", stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc)
+		return usage_error("%s", "missing PIPELINE.yml");
+	return run(&cli, argv[optind], argv + optind + 1, (size_t)(argc - optind - 1));
+}

@@ -1,0 +1,27 @@
+/*
+ * plan.c: how each stage of a pipeline will run, for --plan.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "runner/executor.h"
+#include "runner/plan.h"
+
+void
+pr_plan_print(FILE *f, const struct pr_pipeline *p, const struct pr_run_opts *o)
+{
+	int width = 5;
+
+	for (size_t i = 0; i < p->nstages; i++)
+		if ((int)strlen(p->stages[i].name) > width)
+			width = (int)strlen(p->stages[i].name);
+	fprintf(f, "pipeline %s (%s): %zu stage%s, order %s\n", p->name, p->file, p->nstages,
+	        p->nstages == 1 ? "" : "s", p->order == PR_ORDER_ANY ? "any" : "input");
+	fprintf(f, "%-*s  %-4s  %-10s  %s\n", width, "stage", "kind", "executor", "workers");
+	for (size_t i = 0; i < p->nstages; i++) {
+		const struct pr_stage_conf *c = &p->stages[i];
+		fprintf(f, "%-*s  %-4s  %-10s  %u\n", width, c->name, pr_kind_name(c->kind),
+		        pr_executor_name_for(c, o->sync), pr_workers_for(c, o->jobs, o->sync));
+	}
+}

@@ -1,0 +1,368 @@
+/*
+ * source.c: the items a pipeline starts from: glob, files, lines, blocks.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runner/source.h"
+#include "runner/util.h"
+
+struct pr_source {
+	const struct pr_input *in;
+	/* glob and files: the names and paths to hand out */
+	char **names;
+	char **paths;
+	size_t count;
+	size_t next;         /* the next file to hand out, or to open */
+	/* lines and blocks: the file being read */
+	int fd;
+	const char *label;   /* the name items are numbered after */
+	unsigned long long n;
+	unsigned char *buf;
+	size_t start, end, cap;
+	int eof;
+};
+
+static void
+add(struct pr_source *s, const char *name, const char *path)
+{
+	s->names = pr_reallocarray(s->names, s->count + 1, sizeof(char *));
+	s->paths = pr_reallocarray(s->paths, s->count + 1, sizeof(char *));
+	s->names[s->count] = pr_strdup(name);
+	s->paths[s->count] = pr_strdup(path);
+	s->count++;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The length of PATTERN's leading folders that hold no wildcard. */
+static size_t
+fixed_prefix(const char *pattern)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; pattern[i] != '\0'; i++) {
+		if (strchr("*?[\\", pattern[i]) != NULL)
+			break;
+		if (pattern[i] == '/')
+			keep = i + 1;
+	}
+	return keep;
+}
+
+struct slot {
+	dev_t dev;
+	ino_t ino;
+	size_t index;
+};
+
+static int
+cmp_slot(const void *a, const void *b)
+{
+	const struct slot *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Keeps the first of every file that more than one pattern matched, however
+ * each spelled its path. */
+static void
+dedupe(struct pr_source *s)
+{
+	struct slot *slots;
+	char *drop;
+	size_t kept = 0;
+
+	if (s->count < 2)
+		return;
+	slots = pr_calloc(s->count, sizeof(*slots));
+	drop = pr_calloc(s->count, 1);
+	for (size_t i = 0; i < s->count; i++) {
+		struct stat st;
+		/* A file that cannot be stat'ed stands for itself. */
+		if (stat(s->paths[i], &st) < 0) {
+			st.st_dev = (dev_t)-1;
+			st.st_ino = (ino_t)i;
+		}
+		slots[i] = (struct slot){ st.st_dev, st.st_ino, i };
+	}
+	qsort(slots, s->count, sizeof(*slots), cmp_slot);
+	for (size_t i = 1; i < s->count; i++)
+		if (slots[i].dev == slots[i - 1].dev && slots[i].ino == slots[i - 1].ino)
+			drop[slots[i].index] = 1;
+	for (size_t i = 0; i < s->count; i++) {
+		if (drop[i]) {
+			free(s->names[i]);
+			free(s->paths[i]);
+			continue;
+		}
+		s->names[kept] = s->names[i];
+		s->paths[kept] = s->paths[i];
+		kept++;
+	}
+	s->count = kept;
+	free(slots);
+	free(drop);
+}
+
+static void
+expand_globs(struct pr_source *s, pr_warn_fn *warn, void *ud)
+{
+	const struct pr_input *in = s->in;
+
+	for (size_t i = 0; i < in->count; i++) {
+		const char *pattern = in->paths[i];
+		/* Names start below the pattern's fixed folders, as written; the
+		 * pipeline's folder in front of them is literal. */
+		size_t prefix = fixed_prefix(in->written[i]);
+		if (in->written[i][0] != '/' && strcmp(pattern, in->written[i]) != 0)
+			prefix += strlen(in->base) + 1;
+		glob_t g;
+		size_t found = 0;
+		int rc;
+
+		memset(&g, 0, sizeof(g));
+		rc = glob(pattern, GLOB_MARK | GLOB_NOSORT, NULL, &g);
+		if (rc == 0) {
+			qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), cmp_str);
+			for (size_t j = 0; j < g.gl_pathc; j++) {
+				const char *m = g.gl_pathv[j];
+				if (m[strlen(m) - 1] == '/')
+					continue; /* a folder */
+				add(s, m + prefix, m);
+				found++;
+			}
+		}
+		if (found == 0 && warn != NULL) {
+			char *msg = pr_asprintf("piperun: warning: glob '%s' matches no file", in->written[i]);
+			warn(ud, msg);
+			free(msg);
+		}
+		globfree(&g);
+	}
+	dedupe(s);
+}
+
+struct pr_source *
+pr_source_open(const struct pr_input *in, pr_warn_fn *warn, void *ud)
+{
+	struct pr_source *s = pr_calloc(1, sizeof(*s));
+
+	s->in = in;
+	s->fd = -1;
+	switch (in->type) {
+	case PR_INPUT_GLOB:
+		expand_globs(s, warn, ud);
+		break;
+	case PR_INPUT_FILES:
+		for (size_t i = 0; i < in->count; i++)
+			add(s, in->written[i], in->paths[i]);
+		break;
+	default:
+		break;
+	}
+	return s;
+}
+
+/* Opens the next file for lines or blocks; 0 when there is none left. */
+static int
+open_next(struct pr_source *s, char **err)
+{
+	const struct pr_input *in = s->in;
+
+	while (s->fd < 0) {
+		if (s->next >= in->count)
+			return 0;
+		const char *path = in->paths[s->next];
+		s->label = strcmp(in->written[s->next], "-") == 0 ? "stdin" : in->written[s->next];
+		s->next++;
+		s->n = 0;
+		s->start = s->end = 0;
+		s->eof = 0;
+		if (strcmp(path, "-") == 0) {
+			s->fd = dup(0);
+		} else {
+			s->fd = open(path, O_RDONLY | O_CLOEXEC);
+		}
+		if (s->fd < 0) {
+			*err = pr_asprintf("%s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	return 1;
+}
+
+/* Reads more of the current file into the buffer; 0 at its end. */
+static int
+fill(struct pr_source *s, char **err)
+{
+	ssize_t n;
+
+	if (s->start > 0 && s->start == s->end)
+		s->start = s->end = 0;
+	if (s->end == s->cap) {
+		if (s->start > 0) {
+			memmove(s->buf, s->buf + s->start, s->end - s->start);
+			s->end -= s->start;
+			s->start = 0;
+		} else {
+			s->cap = s->cap ? s->cap * 2 : 65536;
+			s->buf = pr_reallocarray(s->buf, s->cap, 1);
+		}
+	}
+	do
+		n = read(s->fd, s->buf + s->end, s->cap - s->end);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		*err = pr_asprintf("%s: %s", s->label, strerror(errno));
+		return -1;
+	}
+	if (n == 0) {
+		s->eof = 1;
+		return 0;
+	}
+	s->end += (size_t)n;
+	return 1;
+}
+
+/* Cuts the next LEN bytes of the buffer into an item. */
+static struct pr_item *
+cut(struct pr_source *s, size_t len)
+{
+	unsigned char *data = NULL;
+	char *name = pr_asprintf("%s#%llu", s->label, ++s->n);
+	struct pr_item *item;
+
+	if (len > 0) {
+		data = pr_malloc(len);
+		memcpy(data, s->buf + s->start, len);
+	}
+	s->start += len;
+	item = pr_item_new(name, NULL, data, len);
+	free(name);
+	return item;
+}
+
+static void
+end_file(struct pr_source *s)
+{
+	close(s->fd);
+	s->fd = -1;
+}
+
+/* The next line, newline included. */
+static int
+next_line(struct pr_source *s, struct pr_item **item, char **err)
+{
+	size_t scanned = 0;
+
+	for (;;) {
+		unsigned char *nl = memchr(s->buf + s->start + scanned, '\n', s->end - s->start - scanned);
+		if (nl != NULL) {
+			*item = cut(s, (size_t)(nl - (s->buf + s->start)) + 1);
+			return 1;
+		}
+		scanned = s->end - s->start;
+		if (s->eof) {
+			if (scanned == 0)
+				return 0;
+			*item = cut(s, scanned);
+			return 1;
+		}
+		int rc = fill(s, err);
+		if (rc < 0)
+			return -1;
+	}
+}
+
+/* The next block: at most SIZE bytes ending at a newline, or one whole
+ * line when a line is longer than SIZE. */
+static int
+next_block(struct pr_source *s, struct pr_item **item, char **err)
+{
+	size_t size = s->in->block_size;
+
+	while (!s->eof && s->end - s->start < size) {
+		if (fill(s, err) < 0)
+			return -1;
+	}
+	size_t avail = s->end - s->start;
+	if (avail == 0)
+		return 0;
+	if (avail <= size && s->eof) {
+		*item = cut(s, avail);
+		return 1;
+	}
+	/* The last newline within the first SIZE bytes. */
+	for (size_t i = size; i > 0; i--) {
+		if (s->buf[s->start + i - 1] == '\n') {
+			*item = cut(s, i);
+			return 1;
+		}
+	}
+	/* A line longer than a block: it becomes one block. */
+	return next_line(s, item, err);
+}
+
+int
+pr_source_next(struct pr_source *s, struct pr_item **item, char **err)
+{
+	int rc;
+
+	*err = NULL;
+	switch (s->in->type) {
+	case PR_INPUT_GLOB:
+	case PR_INPUT_FILES:
+		if (s->next >= s->count)
+			return 0;
+		*item = pr_item_new(s->names[s->next], s->paths[s->next], NULL, 0);
+		s->next++;
+		return 1;
+	case PR_INPUT_LINES:
+	case PR_INPUT_BLOCKS:
+		for (;;) {
+			rc = open_next(s, err);
+			if (rc <= 0)
+				return rc;
+			rc = s->in->type == PR_INPUT_LINES ? next_line(s, item, err)
+			                                   : next_block(s, item, err);
+			if (rc != 0)
+				return rc;
+			end_file(s);
+		}
+	default:
+		return 0;
+	}
+}
+
+void
+pr_source_close(struct pr_source *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->count; i++) {
+		free(s->names[i]);
+		free(s->paths[i]);
+	}
+	free(s->names);
+	free(s->paths);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->buf);
+	free(s);
+}

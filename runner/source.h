@@ -1,0 +1,33 @@
+/*
+ * source.h: the items a pipeline starts from: glob, files, lines, blocks.
+ */
+#ifndef PR_SOURCE_H
+#define PR_SOURCE_H
+
+#include "runner/item.h"
+#include "runner/pipeline.h"
+
+struct pr_source;
+
+/* Where a source reports what it skips; LINE is a whole message. */
+typedef void pr_warn_fn(void *ud, const char *line);
+
+/*
+ * Opens the source IN describes.  Globs are expanded here (each pattern
+ * sorted on its own, duplicates kept once, a pattern that matches nothing
+ * reported through WARN); files for lines and blocks are opened as items
+ * are asked for.  Returns the source; the caller frees it with
+ * pr_source_close().
+ */
+struct pr_source *pr_source_open(const struct pr_input *in, pr_warn_fn *warn, void *ud);
+
+/*
+ * Hands out the next item in *ITEM (owned by the caller).  Returns 1 for an
+ * item, 0 at the end, -1 on an error (an unreadable file), with *ERR set to
+ * a message the caller frees; the source cannot go on after an error.
+ */
+int pr_source_next(struct pr_source *s, struct pr_item **item, char **err);
+
+void pr_source_close(struct pr_source *s);
+
+#endif

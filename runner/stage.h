@@ -1,0 +1,43 @@
+/*
+ * stage.h: the one adaptor through which executors call a stage, built-in
+ * or plugin: open per state, process per item, close.
+ */
+#ifndef PR_STAGE_H
+#define PR_STAGE_H
+
+#include "runner/diag.h"
+#include "runner/item.h"
+#include "runner/pipeline.h"
+
+/* An opened stage: its descriptor, options and state. */
+struct pr_stage_inst {
+	const struct pr_stage_conf *conf;
+	struct piperun_opts *opts;
+	void *state;
+};
+
+/* The host table every stage receives. */
+extern const struct piperun_host pr_host;
+
+/*
+ * Opens CONF's stage of pipeline P (whose directory resolves option paths).
+ * CHECKING tells the stage it is only being validated.  Option errors,
+ * unknown options and the stage's own refusal go to D with their place.
+ * Returns the instance, or NULL when the stage refused to open.
+ */
+struct pr_stage_inst *pr_stage_open(const struct pr_pipeline *p, const struct pr_stage_conf *conf,
+                                    int checking, struct pr_diag *d);
+
+/*
+ * Runs the stage once on IN.  On success returns 0 and appends the emitted
+ * items to OUT (IN stays the caller's; an emitted copy of it takes its data,
+ * leaving IN empty).  On failure returns -1, emits nothing and sets *ERR to
+ * a message the caller frees.
+ */
+int pr_stage_process(struct pr_stage_inst *inst, struct pr_item *in, struct pr_item_list *out,
+                     char **err);
+
+/* Closes the stage and frees INST; accepts NULL. */
+void pr_stage_close(struct pr_stage_inst *inst);
+
+#endif

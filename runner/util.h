@@ -1,0 +1,28 @@
+/*
+ * util.h: allocation and string helpers that abort only on exhausted memory.
+ */
+#ifndef PR_UTIL_H
+#define PR_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Each returns memory the caller frees with free(); out of memory is fatal
+ * (piperun cannot report anything useful without memory). */
+void *pr_malloc(size_t size);
+void *pr_calloc(size_t n, size_t size);
+void *pr_reallocarray(void *ptr, size_t n, size_t size);
+char *pr_strdup(const char *s);
+char *pr_strndup(const char *s, size_t n);
+char *pr_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *pr_vasprintf(const char *fmt, va_list ap);
+
+/* Seconds on the monotonic clock. */
+double pr_now(void);
+
+/* Writes all of LEN bytes to FD, retrying short writes and EINTR.
+ * Returns 0 or a negative errno. */
+int pr_write_all(int fd, const void *buf, size_t len);
+
+#endif

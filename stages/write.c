@@ -1,0 +1,257 @@
+/*
+ * write.c: the write stage, which stores each item as DIR/NAME[SUFFIX]
+ * atomically: a temporary file in the target folder, then rename(2).
+ *
+ * Every open is relative to the output folder and follows no symbolic link
+ * below it, so an item name cannot lead outside DIR.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "stages/stages.h"
+
+struct write_state {
+	const char *dir;
+	const char *suffix;
+};
+
+static int
+write_open(const struct piperun_host *host, struct piperun_opts *opts, void **state)
+{
+	struct write_state *st;
+	const char *dir = NULL, *suffix = "";
+	int rc;
+
+	if ((rc = host->opt_path(opts, "dir", &dir)) < 0)
+		return -1;
+	if (rc > 0) {
+		host->open_error(opts, "option 'dir' is required");
+		return -1;
+	}
+	if (host->opt_string(opts, "suffix", &suffix) < 0)
+		return -1;
+	if (strchr(suffix, '/') != NULL) {
+		host->open_error(opts, "option 'suffix' may not hold '/'");
+		return -1;
+	}
+	st = malloc(sizeof(*st));
+	if (st == NULL) {
+		host->open_error(opts, "out of memory");
+		return -1;
+	}
+	st->dir = dir;
+	st->suffix = suffix;
+	*state = st;
+	return 0;
+}
+
+static void
+write_close(void *state)
+{
+	free(state);
+}
+
+/* Creates DIR and its parents, like mkdir -p. */
+static int
+mkdir_parents(char *dir)
+{
+	for (char *p = dir + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+			*p = '/';
+			return -1;
+		}
+		*p = '/';
+	}
+	if (mkdir(dir, 0777) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/* Writes NAME to OUT (of NAME's length + 1) without its "." and empty
+ * components.  Returns 0, or -1 when NAME is absolute, has a ".."
+ * component, or names no file. */
+static int
+name_normalize(const char *name, char *out)
+{
+	const char *p = name;
+	char *w = out;
+
+	if (name[0] == '/')
+		return -1;
+	while (*p != '\0') {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return -1;
+		if (n > 0 && !(n == 1 && p[0] == '.')) {
+			if (w != out)
+				*w++ = '/';
+			memcpy(w, p, n);
+			w += n;
+		}
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	*w = '\0';
+	/* "dir/" or "." name a folder, not a file. */
+	if (w == out || name[strlen(name) - 1] == '/' ||
+	    (strlen(name) >= 2 && strcmp(name + strlen(name) - 2, "/.") == 0) || strcmp(name, ".") == 0)
+		return -1;
+	return 0;
+}
+
+/* Opens (creating) each folder of NAME's directory part below DIRFD and
+ * returns the innermost one; *BASE points at NAME's last component. */
+static int
+open_parent(int dirfd, const char *name, const char **base)
+{
+	const char *p = name, *slash;
+	int fd = dup(dirfd);
+
+	while (fd >= 0 && (slash = strchr(p, '/')) != NULL) {
+		char comp[256];
+		size_t n = (size_t)(slash - p);
+		int next;
+
+		if (n >= sizeof(comp)) {
+			close(fd);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		if (mkdirat(fd, comp, 0777) < 0 && errno != EEXIST) {
+			close(fd);
+			return -1;
+		}
+		next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = next;
+		p = slash + 1;
+	}
+	*base = p;
+	return fd;
+}
+
+static int
+write_process(void *state, const struct piperun_host *host, const struct piperun_item *item,
+              struct piperun_out *out)
+{
+	static atomic_uint counter;
+	struct write_state *st = state;
+	char tmp[64], *final = NULL, *name = NULL;
+	const char *base;
+	int dirfd = -1, parent = -1, fd = -1;
+	const unsigned char *p = item->data;
+	size_t left = item->len;
+
+	name = host->alloc(strlen(item->name) + 1);
+	if (name == NULL) {
+		host->item_error(out, "out of memory");
+		return -1;
+	}
+	if (name_normalize(item->name, name) < 0) {
+		if (item->name[0] == '/' || strstr(item->name, "..") != NULL)
+			host->item_error(out, "refusing to write '%s': the name leads outside '%s'",
+			                 item->name, st->dir);
+		else
+			host->item_error(out, "refusing to write '%s': the name is not a file name",
+			                 item->name);
+		goto fail;
+	}
+	dirfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 && errno == ENOENT) {
+		char *copy = strdup(st->dir);
+		if (copy != NULL && mkdir_parents(copy) == 0)
+			dirfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		free(copy);
+	}
+	if (dirfd < 0) {
+		host->item_error(out, "%s: %s", st->dir, strerror(errno));
+		goto fail;
+	}
+	parent = open_parent(dirfd, name, &base);
+	if (parent < 0) {
+		host->item_error(out, "%s/%s: %s", st->dir, item->name, strerror(errno));
+		goto fail;
+	}
+	for (int tries = 0; fd < 0 && tries < 100; tries++) {
+		snprintf(tmp, sizeof(tmp), ".piperun-%ld-%u.tmp", (long)getpid(),
+		         atomic_fetch_add(&counter, 1));
+		fd = openat(parent, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		host->item_error(out, "%s/%s: %s", st->dir, item->name, strerror(errno));
+		goto fail;
+	}
+	while (left > 0) {
+		ssize_t n = write(fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			host->item_error(out, "%s/%s: %s", st->dir, item->name, strerror(errno));
+			goto fail_tmp;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		host->item_error(out, "%s/%s: %s", st->dir, item->name, strerror(errno));
+		goto fail_tmp;
+	}
+	fd = -1;
+	final = host->alloc(strlen(base) + strlen(st->suffix) + 1);
+	if (final == NULL) {
+		host->item_error(out, "out of memory");
+		goto fail_tmp;
+	}
+	strcpy(final, base);
+	strcat(final, st->suffix);
+	if (renameat(parent, tmp, parent, final) < 0) {
+		host->item_error(out, "%s/%s%s: %s", st->dir, item->name, st->suffix, strerror(errno));
+		goto fail_tmp;
+	}
+	host->release(final);
+	host->release(name);
+	close(parent);
+	close(dirfd);
+	return 0;
+
+fail_tmp:
+	if (fd >= 0)
+		close(fd);
+	unlinkat(parent, tmp, 0);
+fail:
+	host->release(final);
+	host->release(name);
+	if (parent >= 0)
+		close(parent);
+	if (dirfd >= 0)
+		close(dirfd);
+	return -1;
+}
+
+const struct piperun_stage pr_stage_write = {
+	PIPERUN_STAGE_HEADER,
+	.name = "write",
+	.summary = "write the data to DIR/NAME[SUFFIX] atomically; emits nothing",
+	.flags = PIPERUN_STAGE_THREAD_SAFE,
+	.kind = PIPERUN_KIND_IO,
+	.open = write_open,
+	.process = write_process,
+	.close = write_close,
+};

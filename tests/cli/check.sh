@@ -1,0 +1,57 @@
+#!/bin/sh
+# check.sh: every invalid pipeline in tests/data/bad is refused with exit 2
+# and its file:line:col message, by --check and by a run, touching nothing.
+. "${srcdir:-.}/tests/tap/tap.sh"
+
+for fixture in "$srcdir"/tests/data/bad/*.yml; do
+	name=$(basename "$fixture")
+	cp "$fixture" "$tmp/$name"
+	printf 'data\n' > "$tmp/a.txt"
+	want=$(sed -n '1s/^# expect: //p' "$fixture" | sed "s|TESTDIR|$tmp|")
+	[ -n "$want" ] || { ok 1 "$name has an '# expect:' line"; continue; }
+
+	"$PIPERUN" --check "$tmp/$name" > "$tmp/out" 2> "$tmp/err"
+	is 2 $? "$name: --check exits 2"
+	first=$(head -n 1 "$tmp/err")
+	is "$tmp/$name:$want" "$first" "$name: --check names the place"
+
+	"$PIPERUN" "$tmp/$name" > "$tmp/out" 2> "$tmp/err2"
+	is 2 $? "$name: a run exits 2"
+	same_file "$tmp/err" "$tmp/err2" "$name: a run reports the same errors"
+	[ ! -s "$tmp/out" ] && [ ! -e "$tmp/out.d" ] && [ ! -e "$tmp/out/" ]
+	ok $? "$name: nothing written, nothing run"
+done
+
+# A valid file passes --check silently and reads no input.
+cat > "$tmp/good.yml" <<'YML'
+input: {files: [missing.txt]}
+stages:
+  - {name: r, run: read}
+  - {name: w, run: write, with: {dir: made}}
+YML
+"$PIPERUN" --check "$tmp/good.yml" > "$tmp/out" 2> "$tmp/err"
+is 0 $? "a valid file passes --check"
+[ ! -s "$tmp/out" ] && [ ! -s "$tmp/err" ]
+ok $? "--check prints nothing for a valid file"
+[ ! -e "$tmp/made" ]
+ok $? "--check creates no output folder"
+
+# Every error of a file is reported, in file order.
+cat > "$tmp/many.yml" <<'YML'
+nmae: x
+input: {glob: "*.txt"}
+stages:
+  - {name: a, run: raed}
+  - {name: b, run: clean, workers: lots}
+YML
+"$PIPERUN" --check "$tmp/many.yml" 2> "$tmp/err"
+is 2 $? "a file with three errors exits 2"
+is 3 "$(grep -c ': error: ' "$tmp/err")" "all three errors are reported"
+is "1 4 5" "$(cut -d: -f2 "$tmp/err" | tr '\n' ' ' | sed 's/ $//')" "in file order"
+
+# A file that cannot be read.
+"$PIPERUN" --check "$tmp/nothere.yml" 2> "$tmp/err"
+is 2 $? "a missing pipeline file exits 2"
+is "$tmp/nothere.yml: error: No such file or directory" "$(cat "$tmp/err")" "and says why"
+
+test_done

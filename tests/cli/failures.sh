@@ -1,0 +1,63 @@
+#!/bin/sh
+# failures.sh: on_error fail, skip and retry; failed items named on stderr;
+# every item accounted for.
+. "${srcdir:-.}/tests/tap/tap.sh"
+
+mkdir "$tmp/in"
+for n in 1 2 3 4 5; do printf 'File %s\n' "$n" > "$tmp/in/f$n.txt"; done
+
+pipeline() { # on_error [extra stage keys]
+	cat > "$tmp/p.yml" <<YML
+input: {files: [in/f1.txt, in/f2.txt, in/missing.txt, in/f4.txt, in/f5.txt]}
+stages:
+  - {name: read, run: read, on_error: $1 $2}
+  - {name: clean, run: clean}
+YML
+}
+
+pipeline fail
+"$PIPERUN" --stats "$tmp/s.json" "$tmp/p.yml" > "$tmp/out" 2> "$tmp/err"
+is 1 $? "on_error: fail exits 1"
+is "file 1
+file 2" "$(cat "$tmp/out")" "items before the failure come out; no new items are fed after it"
+is 1 "$(wc -l < "$tmp/err" | tr -d ' ')" "one stderr line"
+grep -q "^piperun: stage 'read' failed on 'in/missing.txt': .*in/missing.txt: No such file or directory$" "$tmp/err"
+ok $? "naming the stage, the item and the reason"
+grep -q '"status": "failed"' "$tmp/s.json"
+ok $? "--stats is written for a failed run"
+grep -q '"name": "read", "kind": "io", "executor": "[a-z]*", "workers": [0-9]*, "in": 3, "out": 2, "ok": 2, "filtered": 0, "failed": 1' "$tmp/s.json"
+ok $? "the failing stage counts in 3 = ok 2 + failed 1"
+
+pipeline skip
+"$PIPERUN" "$tmp/p.yml" > "$tmp/out" 2> "$tmp/err"
+is 1 $? "on_error: skip exits 1 at the end"
+is "file 1
+file 2
+file 4
+file 5" "$(cat "$tmp/out")" "skip drops the failed item and goes on, in order"
+is 1 "$(grep -c 'failed on' "$tmp/err")" "the skipped item is named"
+
+"$PIPERUN" -q "$tmp/p.yml" > "$tmp/out" 2> "$tmp/err"
+is 1 $? "-q keeps the exit status"
+[ ! -s "$tmp/err" ]
+ok $? "-q does not name failed items"
+
+pipeline retry ", retries: 2"
+"$PIPERUN" "$tmp/p.yml" > "$tmp/out" 2> "$tmp/err"
+is 1 $? "retry then fail exits 1"
+is 1 "$(grep -c 'failed on' "$tmp/err")" "the item is reported once, after its retries"
+
+# Retry until the file appears: a retry that succeeds is not a failure.
+pipeline retry ", retries: 6"
+( sleep 0.3; printf 'Late\n' > "$tmp/late"; mv "$tmp/late" "$tmp/in/missing.txt" ) &
+"$PIPERUN" "$tmp/p.yml" > "$tmp/out" 2> "$tmp/err"
+rc=$?
+wait
+is 0 "$rc" "an item that succeeds on a retry does not fail the run"
+is "file 1
+file 2
+late
+file 4
+file 5" "$(cat "$tmp/out")" "and comes out in its place"
+
+test_done

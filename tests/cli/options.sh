@@ -1,0 +1,115 @@
+#!/bin/sh
+# options.sh: the command line: help, version, usage errors, --plan,
+# --list-stages, -j, -v, --stats and the exit statuses.
+. "${srcdir:-.}/tests/tap/tap.sh"
+
+"$PIPERUN" --help > "$tmp/out" 2> "$tmp/err"
+is 0 $? "--help exits 0"
+grep -q '^Usage: piperun \[OPTIONS\] PIPELINE.yml \[INPUT...\]' "$tmp/out"
+ok $? "--help prints the usage on stdout"
+[ ! -s "$tmp/err" ]
+ok $? "--help prints nothing on stderr"
+
+"$PIPERUN" --version > "$tmp/out"
+is 0 $? "--version exits 0"
+grep -Eq '^piperun [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/out"
+ok $? "--version prints name and version"
+
+"$PIPERUN" > "$tmp/out" 2> "$tmp/err"
+is 2 $? "no pipeline file: exit 2"
+grep -q 'missing PIPELINE.yml' "$tmp/err"
+ok $? "and says what is missing"
+
+"$PIPERUN" --frobnicate p.yml 2> "$tmp/err"
+is 2 $? "an unknown option: exit 2"
+
+for bad in 0 -1 x 1025 ''; do
+	"$PIPERUN" -j "$bad" p.yml 2> "$tmp/err"
+	is 2 $? "-j '$bad' is refused with exit 2"
+done
+
+"$PIPERUN" --list-stages > "$tmp/out"
+is 0 $? "--list-stages exits 0"
+for s in read write clean; do
+	grep -Eq "^$s +(io|cpu|sync) +[a-z]" "$tmp/out"
+	ok $? "--list-stages lists $s with its tag and a summary"
+done
+
+cat > "$tmp/p.yml" <<'YML'
+name: demo
+input: {files: [a.txt]}
+stages:
+  - {name: read, run: read}
+  - {name: clean, run: clean}
+  - {name: clean2, run: clean, executor: openmp, workers: 3}
+  - {name: count, run: clean, kind: sync}
+YML
+printf 'Hello, World\n' > "$tmp/a.txt"
+
+"$PIPERUN" --plan "$tmp/p.yml" > "$tmp/out"
+is 0 $? "--plan exits 0"
+is "read io threads" "$(awk '$1 == "read" {print $1, $2, $3}' "$tmp/out")" "io maps to threads"
+is "clean cpu processes" "$(awk '$1 == "clean" {print $1, $2, $3}' "$tmp/out")" "cpu maps to processes"
+is "clean2 cpu openmp 3" "$(awk '$1 == "clean2" {print $1, $2, $3, $4}' "$tmp/out")" "executor: openmp and workers"
+is "count sync sequential 1" "$(awk '$1 == "count" {print $1, $2, $3, $4}' "$tmp/out")" "sync maps to sequential"
+"$PIPERUN" --plan -j 5 "$tmp/p.yml" > "$tmp/out"
+is "5 5" "$(awk '$1 ~ /^clean2?$/ {print $4}' "$tmp/out" | tr '\n' ' ' | sed 's/ $//')" "-j sets every cpu stage's workers"
+"$PIPERUN" --plan --sync "$tmp/p.yml" > "$tmp/out"
+is 4 "$(awk '$3 == "sequential" && $4 == 1' "$tmp/out" | wc -l | tr -d ' ')" "--sync: every stage sequential"
+
+# A run, with -v and --stats.
+"$PIPERUN" "$tmp/p.yml" > "$tmp/out" 2> "$tmp/err"
+is 0 $? "the run exits 0"
+is "hello world" "$(cat "$tmp/out")" "the last stage's items go to stdout"
+[ ! -s "$tmp/err" ]
+ok $? "a clean run on a non-terminal prints nothing on stderr"
+
+"$PIPERUN" -v "$tmp/p.yml" > "$tmp/out" 2> "$tmp/err"
+grep -q 'demo: ok' "$tmp/err"
+ok $? "-v prints the summary"
+is 4 "$(grep -c '^piperun:   ' "$tmp/err")" "-v: a line per stage"
+
+"$PIPERUN" --stats "$tmp/stats.json" "$tmp/p.yml" > /dev/null
+is 0 $? "--stats run exits 0"
+if command -v python3 > /dev/null; then
+	python3 - "$tmp/stats.json" > "$tmp/check" 2>&1 <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+keys = ["name", "kind", "executor", "workers", "in", "out", "ok", "filtered", "failed",
+        "interrupted", "bytes_in", "bytes_out", "busy_s", "wait_s"]
+assert s["pipeline"] == "demo" and s["status"] == "ok", s
+assert s["items_in"] == 1 and s["items_out"] == 1, s
+assert [t["name"] for t in s["stages"]] == ["read", "clean", "clean2", "count"]
+for t in s["stages"]:
+    assert all(k in t for k in keys), t
+    assert t["in"] == t["ok"] + t["failed"] + t["interrupted"], t
+assert s["stages"][0]["bytes_out"] == 13, s["stages"][0]
+print("ok")
+PY
+	is ok "$(cat "$tmp/check")" "--stats writes the documented JSON keys and counts"
+else
+	grep -q '"items_in": 1' "$tmp/stats.json"
+	ok $? "--stats counts the item"
+fi
+
+"$PIPERUN" --stats "$tmp/no/such/dir/s.json" "$tmp/p.yml" 2> "$tmp/err"
+is 2 $? "an unwritable --stats file is refused before the run"
+
+# INPUT arguments replace the input section; relative to the current folder.
+printf 'B\n' > "$tmp/b.txt"
+(cd "$tmp" && "$PIPERUN" p.yml b.txt a.txt) > "$tmp/out"
+is "b hello world" "$(cat "$tmp/out" | tr '\n' ' ' | sed 's/ $//')" "INPUT arguments, in the order given"
+
+# The reader of stdout going away ends the run quietly with 141.
+awk 'BEGIN { for (i = 0; i < 200000; i++) print "Line", i }' > "$tmp/big.txt"
+cat > "$tmp/lines.yml" <<'YML'
+input: {lines: big.txt}
+stages:
+  - {name: clean, run: clean}
+YML
+status=$( { "$PIPERUN" "$tmp/lines.yml" 2> "$tmp/err"; echo $? > "$tmp/status"; } | head -n 1 > /dev/null; cat "$tmp/status")
+is 141 "$status" "a closed stdout ends the run with 141"
+[ ! -s "$tmp/err" ]
+ok $? "without a message"
+
+test_done

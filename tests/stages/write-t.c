@@ -1,0 +1,136 @@
+/*
+ * write-t.c: tests stages/write.c: atomic writes below dir, and refusals.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runner/util.h"
+#include "tests/tap/basic.h"
+#include "tests/tap/stage.h"
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = pr_malloc(1 << 20);
+
+	*len = 0;
+	if (f == NULL) {
+		free(buf);
+		return NULL;
+	}
+	*len = fread(buf, 1, 1 << 20, f);
+	fclose(f);
+	return buf;
+}
+
+/* Counts entries of DIR whose name starts with PREFIX. */
+static int
+count_prefix(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+	closedir(d);
+	return n;
+}
+
+static void
+expect_refused(struct test_stage *t, const char *name)
+{
+	struct pr_item_list out = { 0 };
+	char *err;
+
+	is_int(-1, test_stage_run(t, name, NULL, "x", 1, &out, &err), "refuses name '%s'", name);
+	ok(err != NULL && strstr(err, "the name leads outside") != NULL, "message for '%s': %s",
+	   name, err ? err : "");
+	free(err);
+}
+
+int
+main(void)
+{
+	struct test_stage t;
+	struct pr_item_list out = { 0 };
+	char *err, *path, *got;
+	size_t len;
+
+	if (test_stage_open(&t, "{name: w, run: write, with: {dir: out/deep, suffix: .txt}}") < 0)
+		bail("cannot open write");
+
+	is_int(0, test_stage_run(&t, "a/b/c", NULL, "hello\n", 6, &out, &err), "writes a nested name");
+	is_int(0, (long long)out.count, "write emits nothing");
+	path = pr_asprintf("%s/out/deep/a/b/c.txt", test_tmpdir());
+	got = slurp(path, &len);
+	ok(got != NULL, "dir (relative to the pipeline file) and folders are created");
+	if (got != NULL)
+		is_bytes("hello\n", 6, got, len, "content");
+	free(got);
+
+	is_int(0, test_stage_run(&t, "a/b/c", NULL, "new", 3, &out, &err), "replaces a file");
+	got = slurp(path, &len);
+	if (got != NULL)
+		is_bytes("new", 3, got, len, "content replaced whole");
+	free(got);
+	free(path);
+
+	is_int(0, test_stage_run(&t, "empty", NULL, NULL, 0, &out, &err), "writes an empty item");
+	path = pr_asprintf("%s/out/deep/empty.txt", test_tmpdir());
+	ok(access(path, F_OK) == 0, "an empty item makes an empty file");
+	free(path);
+
+	path = pr_asprintf("%s/out/deep/a/b", test_tmpdir());
+	is_int(0, count_prefix(path, ".piperun-"), "no temporary file is left");
+	free(path);
+
+	expect_refused(&t, "../escape");
+	expect_refused(&t, "a/../../escape");
+	expect_refused(&t, "/etc/passwd");
+	expect_refused(&t, "a/b/../../../escape");
+	is_int(-1, test_stage_run(&t, "", NULL, "x", 1, &out, &err), "refuses an empty name");
+	free(err);
+	is_int(-1, test_stage_run(&t, "dir/", NULL, "x", 1, &out, &err), "refuses a folder name");
+	free(err);
+	is_int(0, test_stage_run(&t, "./x//y/./z", NULL, "n", 1, &out, &err),
+	       "'.' and empty components are dropped");
+	path = pr_asprintf("%s/out/deep/x/y/z.txt", test_tmpdir());
+	ok(access(path, F_OK) == 0, "./x//y/./z is written as x/y/z");
+	free(path);
+	path = pr_asprintf("%s/out/escape.txt", test_tmpdir());
+	ok(access(path, F_OK) != 0, "nothing written outside dir");
+	free(path);
+
+	/* A symbolic link planted below dir is not followed. */
+	path = pr_asprintf("%s/out/deep/link", test_tmpdir());
+	if (symlink(test_tmpdir(), path) == 0) {
+		is_int(-1, test_stage_run(&t, "link/x", NULL, "x", 1, &out, &err),
+		       "a symbolic link below dir is not followed");
+		free(err);
+		char *outside = pr_asprintf("%s/x.txt", test_tmpdir());
+		ok(access(outside, F_OK) != 0, "nothing written through the link");
+		free(outside);
+	}
+	free(path);
+
+	/* A file where a folder should be. */
+	is_int(0, test_stage_run(&t, "plain", NULL, "p", 1, &out, &err), "writes plain.txt");
+	is_int(-1, test_stage_run(&t, "plain.txt/x", NULL, "x", 1, &out, &err),
+	       "a file in the way of a folder fails");
+	ok(err != NULL && strstr(err, "plain.txt/x") != NULL, "the message names the item: %s",
+	   err ? err : "");
+	free(err);
+
+	test_stage_close(&t);
+	return test_done();
+}
