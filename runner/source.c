@@ -272,7 +272,9 @@ next_line(struct pr_source *s, struct pr_item **item, char **err)
 	size_t scanned = 0;
 
 	for (;;) {
-		unsigned char *nl = memchr(s->buf + s->start + scanned, '\n', s->end - s->start - scanned);
+		unsigned char *nl = NULL;
+		if (s->end > s->start + scanned)
+			nl = memchr(s->buf + s->start + scanned, '\n', s->end - s->start - scanned);
 		if (nl != NULL) {
 			*item = cut(s, (size_t)(nl - (s->buf + s->start)) + 1);
 			return 1;

@@ -118,6 +118,8 @@ main(void)
 	free(err);
 
 	is_int(-1, parse("a: !!binary aGk=\n", &doc, &err), "a core tag that does not fit");
+	pr_yaml_free(&doc);
+	free(err);
 	is_int(-1, parse("? [a]\n: 1\n", &doc, &err), "a complex key");
 	is_string("y.yml:1:3: error: a key must be a plain value, not a list", err, "message");
 	pr_yaml_free(&doc);
