@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,9 +21,9 @@ struct pr_engine {
 	const struct pr_run_opts *o;
 	struct pr_stats *stats;
 	struct pr_stage_run *runs;
-	int stop;        /* take no more items from the source */
-	int failed;      /* some item failed */
-	int broken_pipe; /* out_fd's reader went away */
+	atomic_int stop;   /* take no more items from the source */
+	atomic_int failed; /* some item failed */
+	int broken_pipe;   /* out_fd's reader went away; under the last stage's lock */
 };
 
 static void
@@ -65,56 +66,57 @@ pr_stage_run_open(struct pr_stage_run *sr, char **err)
 	return inst;
 }
 
-static void
-backoff(unsigned attempt)
-{
-	double s = 0.1;
-	struct timespec ts;
-
-	for (unsigned i = 0; i < attempt && s < 5; i++)
-		s *= 2;
-	if (s > 5)
-		s = 5;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 int
 pr_stage_run_call(struct pr_stage_run *sr, struct pr_stage_inst *inst, struct pr_item *item,
                   struct pr_item_list *out)
 {
-	const struct pr_stage_conf *c = sr->conf;
-	struct pr_stage_stats *st = sr->stats;
-	unsigned attempts = c->on_error == PR_ON_ERROR_RETRY ? c->retries + 1 : 1;
-	char *err = NULL;
 	size_t before = out->count;
+	double t0 = pr_now();
+	char *err = NULL;
+	int rc = pr_stage_try(inst, item, out, &err);
 
-	for (unsigned a = 0; a < attempts; a++) {
-		double t0 = pr_now();
-		int rc;
-
-		if (a > 0)
-			backoff(a - 1);
-		free(err);
-		err = NULL;
-		rc = pr_stage_process(inst, item, out, &err);
-		st->busy_s += pr_now() - t0;
-		if (rc == 0) {
-			st->ok++;
-			if (out->count == before)
-				st->filtered++;
-			return 0;
-		}
-	}
-	st->failed++;
-	sr->engine->failed = 1;
-	if (c->on_error != PR_ON_ERROR_SKIP)
-		sr->engine->stop = 1;
-	message(sr->engine, "piperun: stage '%s' failed on '%s': %s", c->name, item->name, err);
+	pr_stage_run_account(sr, item->name, out->count - before, rc == 0 ? NULL : err,
+	                     pr_now() - t0);
 	free(err);
-	return -1;
+	return rc;
+}
+
+void
+pr_stage_run_account(struct pr_stage_run *sr, const char *name, size_t nout, const char *err,
+                     double busy)
+{
+	struct pr_stage_stats *st = sr->stats;
+
+	pthread_mutex_lock(&sr->lock);
+	st->busy_s += busy;
+	if (err == NULL) {
+		st->ok++;
+		if (nout == 0)
+			st->filtered++;
+	} else {
+		st->failed++;
+	}
+	pthread_mutex_unlock(&sr->lock);
+	if (err == NULL)
+		return;
+	sr->engine->failed = 1;
+	if (sr->conf->on_error != PR_ON_ERROR_SKIP)
+		sr->engine->stop = 1;
+	message(sr->engine, "piperun: stage '%s' failed on '%s': %s", sr->conf->name, name, err);
+}
+
+void
+pr_stage_run_message(struct pr_stage_run *sr, const char *line)
+{
+	message(sr->engine, "%s", line);
+}
+
+void
+pr_stage_run_waited(struct pr_stage_run *sr, double wait)
+{
+	pthread_mutex_lock(&sr->lock);
+	sr->stats->wait_s += wait;
+	pthread_mutex_unlock(&sr->lock);
 }
 
 static void
@@ -136,21 +138,31 @@ sink(struct pr_engine *e, struct pr_item *item)
 	pr_item_free(item);
 }
 
+/* Admits ITEM into SR once there is room, numbers it and hands it to the
+ * executor. */
 static void
 submit(struct pr_stage_run *sr, struct pr_item *item)
 {
+	pthread_mutex_lock(&sr->lock);
+	while (sr->admitted - sr->released >= sr->bound)
+		pthread_cond_wait(&sr->room, &sr->lock);
+	sr->admitted++;
 	item->seq = sr->seq_in++;
 	sr->stats->in++;
 	sr->stats->bytes_in += item->len;
+	pthread_mutex_unlock(&sr->lock);
 	sr->ex->submit(sr, item);
 }
 
-/* Passes a released batch of results on to the next stage or the sink. */
+/* Passes a released batch of results on to the next stage or the sink;
+ * called with SR's lock held, so batches leave one at a time, in order. */
 static void
 forward(struct pr_stage_run *sr, struct pr_item_list *list)
 {
 	struct pr_item *item;
 
+	sr->released++;
+	pthread_cond_broadcast(&sr->room);
 	while ((item = pr_item_list_pop(list)) != NULL) {
 		sr->stats->out++;
 		sr->stats->bytes_out += item->len;
@@ -166,13 +178,15 @@ pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, struct pr_item_list 
 {
 	struct pr_item_list ready;
 
+	pthread_mutex_lock(&sr->lock);
 	if (sr->engine->p->order == PR_ORDER_ANY) {
 		forward(sr, results);
-		return;
+	} else {
+		pr_reorder_put(&sr->reorder, seq, results);
+		while (pr_reorder_take(&sr->reorder, &ready))
+			forward(sr, &ready);
 	}
-	pr_reorder_put(&sr->reorder, seq, results);
-	while (pr_reorder_take(&sr->reorder, &ready))
-		forward(sr, &ready);
+	pthread_mutex_unlock(&sr->lock);
 }
 
 static void
@@ -209,11 +223,15 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 	for (size_t i = 0; i < p->nstages; i++) {
 		struct pr_stage_run *sr = &e.runs[i];
 		sr->engine = &e;
+		sr->engine_pipeline = p;
 		sr->conf = &p->stages[i];
 		sr->ex = pr_executor_for(sr->conf, o->sync);
 		sr->workers = pr_workers_for(sr->conf, o->jobs, o->sync);
+		sr->bound = pr_bound_for(sr->workers);
 		sr->next = i + 1 < p->nstages ? &e.runs[i + 1] : NULL;
 		pr_reorder_init(&sr->reorder);
+		pthread_mutex_init(&sr->lock, NULL);
+		pthread_cond_init(&sr->room, NULL);
 	}
 	stats_init(&e);
 	for (size_t i = 0; i < p->nstages; i++)
@@ -247,8 +265,11 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 stop:
 	for (size_t i = 0; i < started; i++)
 		e.runs[i].ex->stop(&e.runs[i]);
-	for (size_t i = 0; i < p->nstages; i++)
+	for (size_t i = 0; i < p->nstages; i++) {
 		pr_reorder_free(&e.runs[i].reorder);
+		pthread_cond_destroy(&e.runs[i].room);
+		pthread_mutex_destroy(&e.runs[i].lock);
+	}
 	pr_source_close(src);
 	free(e.runs);
 	stats->elapsed_s = pr_now() - t0;

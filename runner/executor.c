@@ -1,5 +1,6 @@
 /*
- * executor.c: which executor runs a stage, and with how many workers.
+ * executor.c: which executor runs a stage, with how many workers, and how
+ * many items it may hold.
  */
 #include "config.h"
 
@@ -10,23 +11,15 @@
 const struct pr_executor *
 pr_executor_for(const struct pr_stage_conf *c, int sync)
 {
-	(void)c;
-	(void)sync;
-	return &pr_exec_sync;
-}
-
-const char *
-pr_executor_name_for(const struct pr_stage_conf *c, int sync)
-{
 	if (sync)
-		return "sequential";
+		return &pr_exec_sync;
 	switch (c->kind) {
 	case PIPERUN_KIND_IO:
-		return "threads";
+		return &pr_exec_threads;
 	case PIPERUN_KIND_CPU:
-		return c->executor == PR_EXECUTOR_OPENMP ? "openmp" : "processes";
+		return c->executor == PR_EXECUTOR_OPENMP ? &pr_exec_omp : &pr_exec_procs;
 	default:
-		return "sequential";
+		return &pr_exec_serial;
 	}
 }
 
@@ -51,4 +44,11 @@ pr_workers_for(const struct pr_stage_conf *c, unsigned jobs, int sync)
 		return online_cpus();
 	/* io: sized for waiting, not for cores. */
 	return online_cpus() * 4 > 8 ? online_cpus() * 4 : 8;
+}
+
+unsigned
+pr_bound_for(unsigned workers)
+{
+	/* Every worker busy with one item and one more waiting for it. */
+	return 2 * workers + 2;
 }

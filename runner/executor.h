@@ -11,6 +11,7 @@
 #ifndef PR_EXECUTOR_H
 #define PR_EXECUTOR_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "runner/item.h"
@@ -21,16 +22,26 @@
 
 struct pr_engine;
 
-/* A stage while a pipeline runs. */
+/*
+ * A stage while a pipeline runs.  The engine admits at most `bound` items
+ * into the stage that have not left it yet (admitted - released), so the
+ * executor's queue and the reorder buffer together stay bounded; a full
+ * stage makes the one submitting wait (backpressure).
+ */
 struct pr_stage_run {
 	struct pr_engine *engine;
+	const struct pr_pipeline *engine_pipeline;
 	const struct pr_stage_conf *conf;
 	const struct pr_executor *ex;
 	void *ex_data;                /* the executor's own */
 	unsigned workers;
-	struct pr_stage_stats *stats;
-	struct pr_reorder reorder;
-	uint64_t seq_in;              /* the number the next input gets */
+	unsigned bound;               /* items in the stage at most */
+	struct pr_stage_stats *stats; /* under lock */
+	struct pr_reorder reorder;    /* under lock */
+	uint64_t seq_in;              /* under lock: the number the next input gets */
+	uint64_t admitted, released;  /* under lock */
+	pthread_mutex_t lock;
+	pthread_cond_t room;          /* signalled when an input leaves */
 	struct pr_stage_run *next;    /* NULL for the last stage */
 };
 
@@ -49,26 +60,44 @@ struct pr_executor {
 	void (*stop)(struct pr_stage_run *sr);
 };
 
-extern const struct pr_executor pr_exec_sync;
+extern const struct pr_executor pr_exec_sync;    /* inline, under --sync */
+extern const struct pr_executor pr_exec_serial;  /* one thread, in order: sync stages */
+extern const struct pr_executor pr_exec_threads; /* a pool of threads: io stages */
+extern const struct pr_executor pr_exec_procs;   /* worker processes: cpu stages */
+extern const struct pr_executor pr_exec_omp;     /* OpenMP batches: cpu, thread-safe */
 
-/* The executor for stage C: every stage runs on the sequential executor
- * for now.  NAME_FOR is the word for the executor the stage's tag maps
- * to (threads, processes, openmp, sequential), as --plan prints it. */
+/* The executor that runs stage C: its tag's, or pr_exec_sync under SYNC. */
 const struct pr_executor *pr_executor_for(const struct pr_stage_conf *c, int sync);
-const char *pr_executor_name_for(const struct pr_stage_conf *c, int sync);
+
+/* The bound of items in a stage with WORKERS workers. */
+unsigned pr_bound_for(unsigned workers);
 
 /* How many workers stage C gets: JOBS (from -j, 0 for none) for cpu
  * stages, else its `workers`, else the auto default; 1 under SYNC. */
 unsigned pr_workers_for(const struct pr_stage_conf *c, unsigned jobs, int sync);
 
 /*
- * Runs the stage once per attempt on ITEM through INST, following its
- * on_error policy (retries with backoff), and counts the outcome.  Returns
- * 0 with the results appended to OUT, or -1 when the item failed (it is
- * then reported).  ITEM stays the caller's.
+ * Runs the stage on ITEM through INST, following its on_error policy
+ * (pr_stage_try()), and counts the outcome with pr_stage_run_account().
+ * Returns 0 with the results appended to OUT, or -1 when the item failed.
+ * ITEM stays the caller's.  Safe to call from several threads.
  */
 int pr_stage_run_call(struct pr_stage_run *sr, struct pr_stage_inst *inst, struct pr_item *item,
                       struct pr_item_list *out);
+
+/*
+ * Counts one finished item of SR: ok (emitting NOUT items) when ERR is
+ * NULL, else failed, which is reported with ERR and stops the run unless
+ * the stage skips failures.  BUSY is the seconds spent on it.
+ */
+void pr_stage_run_account(struct pr_stage_run *sr, const char *name, size_t nout,
+                          const char *err, double busy);
+
+/* Reports a message about SR (a whole line) to the user. */
+void pr_stage_run_message(struct pr_stage_run *sr, const char *line);
+
+/* Adds WAIT seconds of a worker waiting for items to SR's statistics. */
+void pr_stage_run_waited(struct pr_stage_run *sr, double wait);
 
 /* Hands the results of input SEQ (possibly none) to the engine, which
  * passes them on in order. */

@@ -20,6 +20,12 @@
 #include "runner/util.h"
 #include "stages/stages.h"
 
+#ifdef _OPENMP
+const int pr_have_openmp = 1;
+#else
+const int pr_have_openmp = 0;
+#endif
+
 struct loader {
 	struct pr_pipeline *p;
 	struct pr_diag *d;
@@ -509,6 +515,10 @@ stage_check(struct loader *L, struct stage_build *b)
 			              "'executor' applies to cpu stages only; stage '%s' is %s", c->name,
 			              pr_kind_name(c->kind));
 		c->executor = PR_EXECUTOR_PROCESS;
+	} else if (c->executor == PR_EXECUTOR_OPENMP && !pr_have_openmp) {
+		pr_diag_error(L->d, b->executor->mark,
+		              "stage '%s' asks for openmp, but this piperun was built without OpenMP",
+		              c->name);
 	} else if (c->executor == PR_EXECUTOR_OPENMP && c->desc != NULL &&
 	           !(c->desc->flags & PIPERUN_STAGE_THREAD_SAFE)) {
 		pr_diag_error(L->d, b->executor->mark,
@@ -719,7 +729,13 @@ load(const char *path, const char *text, size_t len, const struct pr_load_opts *
 	p->name = file_stem(path);
 	p->input.base = p->dir;
 	p->version = 1;
-	rc = text != NULL ? pr_yaml_parse(text, len, &p->doc, d) : pr_yaml_load(path, &p->doc, d);
+	if (text != NULL) {
+		p->text = pr_strndup(text, len);
+		p->text_len = len;
+	} else if (pr_yaml_read(path, &p->text, &p->text_len, d) < 0) {
+		goto fail;
+	}
+	rc = pr_yaml_parse(p->text, p->text_len, &p->doc, d);
 	if (rc < 0)
 		goto fail;
 	if (p->doc.root == NULL) {

@@ -7,6 +7,9 @@
 #include "runner/diag.h"
 #include "runner/pipeline.h"
 
+/* 1 when this piperun was built with OpenMP. */
+extern const int pr_have_openmp;
+
 struct pr_load_opts {
 	int have_inputs; /* INPUT arguments were given: `input:` may be left out */
 };

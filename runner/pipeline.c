@@ -37,6 +37,7 @@ pr_pipeline_free(struct pr_pipeline *p)
 	free(p->stages);
 	input_clear(&p->input);
 	pr_yaml_free(&p->doc);
+	free(p->text);
 	free(p->file);
 	free(p->dir);
 	free(p->name);

@@ -58,6 +58,8 @@ struct pr_pipeline {
 	struct pr_stage_conf *stages;
 	size_t nstages;
 	struct pr_yaml doc; /* the parsed file, which `with:` options point into */
+	char *text;         /* the file as read, for worker processes */
+	size_t text_len;
 };
 
 /* Frees P and everything it owns; closes plugins.  Accepts NULL. */

@@ -14,6 +14,7 @@
 #include "runner/engine.h"
 #include "runner/loader.h"
 #include "runner/plan.h"
+#include "runner/worker.h"
 #include "stages/stages.h"
 
 enum {
@@ -155,6 +156,8 @@ main(int argc, char **argv)
 	struct cli cli = { 0 };
 	int c;
 
+	if (argc == 3 && strcmp(argv[1], PR_WORKER_FLAG) == 0)
+		return pr_worker_main(atoi(argv[2]));
 	while ((c = getopt_long(argc, argv, "j:nqvhV", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'j': {

@@ -11,6 +11,7 @@
 void
 pr_plan_print(FILE *f, const struct pr_pipeline *p, const struct pr_run_opts *o)
 {
+	unsigned in_flight = 0;
 	int width = 5;
 
 	for (size_t i = 0; i < p->nstages; i++)
@@ -18,10 +19,16 @@ pr_plan_print(FILE *f, const struct pr_pipeline *p, const struct pr_run_opts *o)
 			width = (int)strlen(p->stages[i].name);
 	fprintf(f, "pipeline %s (%s): %zu stage%s, order %s\n", p->name, p->file, p->nstages,
 	        p->nstages == 1 ? "" : "s", p->order == PR_ORDER_ANY ? "any" : "input");
-	fprintf(f, "%-*s  %-4s  %-10s  %s\n", width, "stage", "kind", "executor", "workers");
+	fprintf(f, "%-*s  %-4s  %-10s  %7s  %5s\n", width, "stage", "kind", "executor", "workers",
+	        "queue");
 	for (size_t i = 0; i < p->nstages; i++) {
 		const struct pr_stage_conf *c = &p->stages[i];
-		fprintf(f, "%-*s  %-4s  %-10s  %u\n", width, c->name, pr_kind_name(c->kind),
-		        pr_executor_name_for(c, o->sync), pr_workers_for(c, o->jobs, o->sync));
+		unsigned workers = pr_workers_for(c, o->jobs, o->sync);
+		unsigned bound = o->sync ? 1 : pr_bound_for(workers);
+
+		in_flight += bound;
+		fprintf(f, "%-*s  %-4s  %-10s  %7u  %5u\n", width, c->name, pr_kind_name(c->kind),
+		        pr_executor_for(c, o->sync)->name, workers, bound);
 	}
+	fprintf(f, "in flight: at most %u items\n", in_flight);
 }

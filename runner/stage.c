@@ -4,11 +4,13 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runner/stage.h"
 #include "runner/units.h"
@@ -417,6 +419,41 @@ pr_stage_process(struct pr_stage_inst *inst, struct pr_item *in, struct pr_item_
 		out->tail = o.items.tail;
 	out->count += o.items.count;
 	return 0;
+}
+
+static void
+backoff(unsigned attempt)
+{
+	double s = 0.1;
+	struct timespec ts;
+
+	for (unsigned i = 0; i < attempt && s < 5; i++)
+		s *= 2;
+	if (s > 5)
+		s = 5;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int
+pr_stage_try(struct pr_stage_inst *inst, struct pr_item *in, struct pr_item_list *out, char **err)
+{
+	const struct pr_stage_conf *c = inst->conf;
+	unsigned attempts = c->on_error == PR_ON_ERROR_RETRY ? c->retries + 1 : 1;
+
+	*err = NULL;
+	for (unsigned a = 0; a < attempts; a++) {
+		if (a > 0) {
+			free(*err);
+			*err = NULL;
+			backoff(a - 1);
+		}
+		if (pr_stage_process(inst, in, out, err) == 0)
+			return 0;
+	}
+	return -1;
 }
 
 void

@@ -37,6 +37,14 @@ struct pr_stage_inst *pr_stage_open(const struct pr_pipeline *p, const struct pr
 int pr_stage_process(struct pr_stage_inst *inst, struct pr_item *in, struct pr_item_list *out,
                      char **err);
 
+/*
+ * Runs the stage on IN as its on_error policy says: once, or with
+ * `retry` up to 1 + retries times with exponential backoff from 100 ms
+ * capped at 5 s.  Returns and fills OUT and *ERR as pr_stage_process().
+ */
+int pr_stage_try(struct pr_stage_inst *inst, struct pr_item *in, struct pr_item_list *out,
+                 char **err);
+
 /* Closes the stage and frees INST; accepts NULL. */
 void pr_stage_close(struct pr_stage_inst *inst);
 

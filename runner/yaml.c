@@ -357,14 +357,15 @@ pr_yaml_parse(const char *text, size_t len, struct pr_yaml *doc, struct pr_diag 
 }
 
 int
-pr_yaml_load(const char *path, struct pr_yaml *doc, struct pr_diag *d)
+pr_yaml_read(const char *path, char **text, size_t *len, struct pr_diag *d)
 {
 	struct stat st;
-	char *text;
-	size_t len = 0;
-	int fd, rc;
+	char *buf;
+	size_t n = 0;
+	int fd;
 
-	memset(doc, 0, sizeof(*doc));
+	*text = NULL;
+	*len = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		pr_diag_error(d, (struct pr_mark){ 0, 0 }, "%s", strerror(errno));
@@ -378,25 +379,25 @@ pr_yaml_load(const char *path, struct pr_yaml *doc, struct pr_diag *d)
 		return -1;
 	}
 	/* Read at most one byte past the limit, whatever st_size says (pipes). */
-	text = pr_malloc(PR_YAML_MAX_FILE + 1);
-	while (len <= PR_YAML_MAX_FILE) {
-		ssize_t n = read(fd, text + len, PR_YAML_MAX_FILE + 1 - len);
-		if (n < 0 && errno == EINTR)
+	buf = pr_malloc(PR_YAML_MAX_FILE + 1);
+	while (n <= PR_YAML_MAX_FILE) {
+		ssize_t r = read(fd, buf + n, PR_YAML_MAX_FILE + 1 - n);
+		if (r < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
+		if (r < 0) {
 			pr_diag_error(d, (struct pr_mark){ 0, 0 }, "%s", strerror(errno));
-			free(text);
+			free(buf);
 			close(fd);
 			return -1;
 		}
-		if (n == 0)
+		if (r == 0)
 			break;
-		len += (size_t)n;
+		n += (size_t)r;
 	}
 	close(fd);
-	rc = pr_yaml_parse(text, len, doc, d);
-	free(text);
-	return rc;
+	*text = buf;
+	*len = n;
+	return 0;
 }
 
 void

@@ -41,9 +41,10 @@ struct pr_yaml {
  * pass to pr_yaml_free() afterwards. */
 int pr_yaml_parse(const char *text, size_t len, struct pr_yaml *doc, struct pr_diag *d);
 
-/* Reads PATH and parses it as pr_yaml_parse() does; a file larger than
- * PR_YAML_MAX_FILE or unreadable is an error. */
-int pr_yaml_load(const char *path, struct pr_yaml *doc, struct pr_diag *d);
+/* Reads PATH into *TEXT (the caller frees it) and *LEN, at most
+ * PR_YAML_MAX_FILE + 1 bytes so that a larger file is caught by
+ * pr_yaml_parse().  Returns 0, or -1 after reporting to D. */
+int pr_yaml_read(const char *path, char **text, size_t *len, struct pr_diag *d);
 
 void pr_yaml_free(struct pr_yaml *doc);
 

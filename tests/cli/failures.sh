@@ -16,10 +16,10 @@ YML
 }
 
 pipeline fail
-"$PIPERUN" --stats "$tmp/s.json" "$tmp/p.yml" > "$tmp/out" 2> "$tmp/err"
+"$PIPERUN" --sync --stats "$tmp/s.json" "$tmp/p.yml" > "$tmp/out" 2> "$tmp/err"
 is 1 $? "on_error: fail exits 1"
 is "file 1
-file 2" "$(cat "$tmp/out")" "items before the failure come out; no new items are fed after it"
+file 2" "$(cat "$tmp/out")" "--sync: items before the failure come out; no new items are fed after it"
 is 1 "$(wc -l < "$tmp/err" | tr -d ' ')" "one stderr line"
 grep -q "^piperun: stage 'read' failed on 'in/missing.txt': .*in/missing.txt: No such file or directory$" "$tmp/err"
 ok $? "naming the stage, the item and the reason"
@@ -27,6 +27,24 @@ grep -q '"status": "failed"' "$tmp/s.json"
 ok $? "--stats is written for a failed run"
 grep -q '"name": "read", "kind": "io", "executor": "[a-z]*", "workers": [0-9]*, "in": 3, "out": 2, "ok": 2, "filtered": 0, "failed": 1' "$tmp/s.json"
 ok $? "the failing stage counts in 3 = ok 2 + failed 1"
+
+# In parallel, items already in the pipeline when the failure happens may
+# still finish; what comes out is in order and starts with the items before.
+"$PIPERUN" --stats "$tmp/s.json" "$tmp/p.yml" > "$tmp/out" 2> "$tmp/err"
+is 1 $? "parallel: on_error: fail exits 1"
+case "$(cat "$tmp/out" | tr '\n' ' ')" in
+"file 1 file 2 " | "file 1 file 2 file 4 " | "file 1 file 2 file 4 file 5 ") ok 0 "parallel: output in order, the items before the failure first" ;;
+*) ok 1 "parallel: output in order, the items before the failure first"; diag "$(cat "$tmp/out")" ;;
+esac
+python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["status"] == "failed"
+for t in s["stages"]:
+    assert t["in"] == t["ok"] + t["failed"] + t["interrupted"], t
+assert s["stages"][0]["failed"] == 1
+' "$tmp/s.json"
+ok $? "parallel: every stage accounts for every item it received"
 
 pipeline skip
 "$PIPERUN" "$tmp/p.yml" > "$tmp/out" 2> "$tmp/err"

@@ -1,0 +1,359 @@
+/*
+ * exec-procs.c: the worker process executor for cpu stages.
+ *
+ * Each worker is piperun itself, re-executed in worker mode with
+ * posix_spawn (never a bare fork of this threaded process); it loads the
+ * pipeline and opens the stage on its own.  One thread here feeds each
+ * worker over a socketpair: a batch of small items (or one large one),
+ * then the results of each item in turn.  A worker that dies is noticed by
+ * the end of its socket, reaped, and replaced; the item it was running
+ * fails with the signal's name, and the rest of its batch is sent again.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runner/executor.h"
+#include "runner/ipc.h"
+#include "runner/queue.h"
+#include "runner/util.h"
+#include "runner/worker.h"
+
+extern char **environ;
+
+#define BATCH_ITEMS 16
+#define BATCH_BYTES (32 * 1024) /* well below a socket's buffer: sending never blocks */
+
+struct proc {
+	struct procs *procs;
+	pid_t pid;
+	int fd;
+	pthread_t thread;
+	int running;
+};
+
+struct procs {
+	struct pr_stage_run *sr;
+	struct pr_queue queue;
+	struct proc *workers;
+	unsigned n;
+	int stage_index;
+};
+
+/* Starts a worker and waits for it to open the stage.  Returns 0, or -1
+ * with *ERR set. */
+static int
+proc_spawn(struct proc *w, char **err)
+{
+	struct procs *ps = w->procs;
+	const struct pr_pipeline *p = ps->sr->engine_pipeline;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none;
+	int sv[2], rc;
+	char *argv[] = { "piperun", PR_WORKER_FLAG, "3", NULL };
+	struct pr_buf meta = { 0 };
+	unsigned char *m, *d;
+	size_t ml, dl;
+	uint32_t type;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		*err = pr_asprintf("piperun: stage '%s': socketpair: %s", ps->sr->conf->name,
+		                   strerror(errno));
+		return -1;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	rc = posix_spawn(&w->pid, "/proc/self/exe", &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(sv[1]);
+	if (rc != 0) {
+		close(sv[0]);
+		*err = pr_asprintf("piperun: stage '%s': cannot start a worker process: %s",
+		                   ps->sr->conf->name, strerror(rc));
+		return -1;
+	}
+	w->fd = sv[0];
+	pr_buf_str(&meta, p->file);
+	pr_buf_u64(&meta, (uint64_t)ps->stage_index);
+	rc = pr_frame_send(w->fd, PR_FRAME_HELLO, &meta, p->text, p->text_len);
+	free(meta.p);
+	if (rc == 0 && pr_frame_recv(w->fd, &type, &m, &ml, &d, &dl) > 0) {
+		free(d);
+		if (type == PR_FRAME_READY) {
+			free(m);
+			return 0;
+		}
+		struct pr_rd r = { m, ml };
+		char *why = NULL;
+		if (type == PR_FRAME_REFUSED && pr_rd_str(&r, &why) == 0 && why != NULL)
+			*err = why;
+		free(m);
+	}
+	if (*err == NULL)
+		*err = pr_asprintf("piperun: stage '%s': a worker process failed to start",
+		                   ps->sr->conf->name);
+	close(w->fd);
+	w->fd = -1;
+	waitpid(w->pid, NULL, 0);
+	w->pid = -1;
+	return -1;
+}
+
+/* Closes the socket and reaps the worker; describes how it ended. */
+static char *
+proc_reap(struct proc *w)
+{
+	int status = 0;
+	char *how;
+
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+	if (w->pid <= 0)
+		return pr_strdup("no worker");
+	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(status))
+		how = pr_asprintf("worker process %ld was killed by signal %d (%s)", (long)w->pid,
+		                  WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		how = pr_asprintf("worker process %ld exited with status %d", (long)w->pid,
+		                  WEXITSTATUS(status));
+	w->pid = -1;
+	return how;
+}
+
+/* Sends ITEMS (at most BATCH_BYTES in all, or one item) to the worker. */
+static int
+send_batch(struct proc *w, struct pr_item_list *items)
+{
+	struct pr_buf meta = { 0 };
+	int rc = 0;
+
+	for (struct pr_item *it = items->head; it != NULL && rc == 0; it = it->next) {
+		meta.len = 0;
+		pr_buf_u64(&meta, it->seq);
+		pr_buf_str(&meta, it->name);
+		pr_buf_str(&meta, it->path);
+		rc = pr_frame_send(w->fd, PR_FRAME_ITEM, &meta, it->data, it->len);
+	}
+	free(meta.p);
+	return rc;
+}
+
+/* Reads the results of ITEM.  Returns 1 when they came (the item then
+ * counted and delivered), 0 when the worker went away. */
+static int
+receive_one(struct proc *w, struct pr_item *item)
+{
+	struct pr_stage_run *sr = w->procs->sr;
+	struct pr_item_list results = { 0 };
+
+	for (;;) {
+		unsigned char *meta, *data;
+		size_t ml, dl;
+		uint32_t type;
+		struct pr_rd r;
+
+		if (pr_frame_recv(w->fd, &type, &meta, &ml, &data, &dl) <= 0) {
+			pr_item_list_clear(&results);
+			return 0;
+		}
+		r = (struct pr_rd){ meta, ml };
+		if (type == PR_FRAME_OUT) {
+			char *name = NULL;
+			if (pr_rd_str(&r, &name) < 0 || name == NULL) {
+				free(meta);
+				free(data);
+				pr_item_list_clear(&results);
+				return 0;
+			}
+			pr_item_list_push(&results, pr_item_new(name, item->path, data, dl));
+			free(name);
+			free(meta);
+			continue;
+		}
+		uint64_t status = 1, busy_us = 0;
+		char *msg = NULL;
+		if (type != PR_FRAME_DONE || pr_rd_u64(&r, &status) < 0 ||
+		    pr_rd_u64(&r, &busy_us) < 0 || pr_rd_str(&r, &msg) < 0) {
+			free(meta);
+			free(data);
+			pr_item_list_clear(&results);
+			return 0;
+		}
+		free(meta);
+		free(data);
+		if (status != 0)
+			pr_item_list_clear(&results);
+		pr_stage_run_account(sr, item->name, results.count,
+		                     status == 0 ? NULL : msg ? msg : "failed", (double)busy_us / 1e6);
+		free(msg);
+		pr_stage_run_deliver(sr, item->seq, &results);
+		return 1;
+	}
+}
+
+/* Takes up to BATCH_ITEMS items, cut at BATCH_BYTES, from PENDING then
+ * the queue, into BATCH.  Returns 0 when there is no more work. */
+static int
+next_batch(struct procs *ps, struct pr_item_list *pending, struct pr_item_list *batch,
+           double *waited)
+{
+	size_t bytes = 0;
+
+	*waited = 0;
+	if (pending->count == 0 && pr_queue_pop(&ps->queue, BATCH_ITEMS, ps->n, pending, waited) == 0)
+		return 0;
+	while (pending->head != NULL && batch->count < BATCH_ITEMS) {
+		if (batch->count > 0 && bytes + pending->head->len > BATCH_BYTES)
+			break;
+		bytes += pending->head->len;
+		pr_item_list_push(batch, pr_item_list_pop(pending));
+	}
+	return 1;
+}
+
+static void *
+proc_feeder(void *arg)
+{
+	struct proc *w = arg;
+	struct procs *ps = w->procs;
+	struct pr_stage_run *sr = ps->sr;
+	struct pr_item_list pending = { 0 }, batch = { 0 };
+	double waited;
+
+	while (batch.count > 0 || next_batch(ps, &pending, &batch, &waited)) {
+		pr_stage_run_waited(sr, waited);
+		waited = 0;
+		if (w->fd < 0) {
+			/* No worker: every item fails. */
+			struct pr_item *it;
+			while ((it = pr_item_list_pop(&batch)) != NULL) {
+				struct pr_item_list none = { 0 };
+				pr_stage_run_account(sr, it->name, 0, "no worker process could be started", 0);
+				pr_stage_run_deliver(sr, it->seq, &none);
+				pr_item_free(it);
+			}
+			continue;
+		}
+		send_batch(w, &batch);
+		struct pr_item *it;
+		while ((it = batch.head) != NULL) {
+			if (!receive_one(w, it))
+				break;
+			pr_item_free(pr_item_list_pop(&batch));
+		}
+		if (batch.count == 0)
+			continue;
+		/* The worker died on the first unanswered item: it fails; the rest
+		 * go to the replacement. */
+		char *how = proc_reap(w);
+		struct pr_item_list none = { 0 };
+		it = pr_item_list_pop(&batch);
+		pr_stage_run_account(sr, it->name, 0, how, 0);
+		pr_stage_run_deliver(sr, it->seq, &none);
+		pr_item_free(it);
+		free(how);
+		char *err = NULL;
+		if (proc_spawn(w, &err) < 0) {
+			pr_stage_run_message(sr, err);
+			free(err);
+		}
+	}
+	return NULL;
+}
+
+static void
+procs_stop(struct pr_stage_run *sr)
+{
+	struct procs *ps = sr->ex_data;
+
+	if (ps == NULL)
+		return;
+	pr_queue_close(&ps->queue);
+	for (unsigned i = 0; i < ps->n; i++) {
+		if (ps->workers[i].running)
+			pthread_join(ps->workers[i].thread, NULL);
+		free(proc_reap(&ps->workers[i]));
+	}
+	pr_queue_destroy(&ps->queue);
+	free(ps->workers);
+	free(ps);
+	sr->ex_data = NULL;
+}
+
+static int
+procs_start(struct pr_stage_run *sr, char **err)
+{
+	struct procs *ps = pr_calloc(1, sizeof(*ps));
+
+	ps->sr = sr;
+	ps->stage_index = (int)(sr->conf - sr->engine_pipeline->stages);
+	pr_queue_init(&ps->queue);
+	ps->workers = pr_calloc(sr->workers, sizeof(*ps->workers));
+	sr->ex_data = ps;
+	for (unsigned i = 0; i < sr->workers; i++) {
+		ps->workers[i] = (struct proc){ .procs = ps, .pid = -1, .fd = -1 };
+		ps->n++;
+		if (proc_spawn(&ps->workers[i], err) < 0) {
+			procs_stop(sr);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < ps->n; i++) {
+		int rc = pthread_create(&ps->workers[i].thread, NULL, proc_feeder, &ps->workers[i]);
+		if (rc != 0) {
+			*err = pr_asprintf("piperun: stage '%s': cannot start a thread: %s",
+			                   sr->conf->name, strerror(rc));
+			procs_stop(sr);
+			return -1;
+		}
+		ps->workers[i].running = 1;
+	}
+	return 0;
+}
+
+static void
+procs_submit(struct pr_stage_run *sr, struct pr_item *item)
+{
+	struct procs *ps = sr->ex_data;
+
+	pr_queue_push(&ps->queue, item);
+}
+
+static void
+procs_drain(struct pr_stage_run *sr)
+{
+	struct procs *ps = sr->ex_data;
+
+	pr_queue_close(&ps->queue);
+	for (unsigned i = 0; i < ps->n; i++) {
+		if (ps->workers[i].running)
+			pthread_join(ps->workers[i].thread, NULL);
+		ps->workers[i].running = 0;
+	}
+}
+
+const struct pr_executor pr_exec_procs = {
+	.name = "processes",
+	.start = procs_start,
+	.submit = procs_submit,
+	.drain = procs_drain,
+	.stop = procs_stop,
+};

@@ -1,0 +1,158 @@
+/*
+ * exec-threads.c: the thread pool executor for io stages, and its
+ * one-thread form for sync stages in a parallel run.
+ *
+ * Workers take items from one queue.  A stage that declares itself
+ * thread-safe is opened once and shared; any other is opened once per
+ * worker.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runner/executor.h"
+#include "runner/queue.h"
+#include "runner/util.h"
+
+struct pool {
+	struct pr_stage_run *sr;
+	struct pr_queue queue;
+	pthread_t *threads;
+	unsigned nthreads;         /* started */
+	struct pr_stage_inst **insts;
+	unsigned ninsts;
+};
+
+struct worker_arg {
+	struct pool *pool;
+	struct pr_stage_inst *inst;
+};
+
+static void *
+pool_worker(void *arg)
+{
+	struct worker_arg *w = arg;
+	struct pool *pool = w->pool;
+	struct pr_item_list batch = { 0 };
+	double waited;
+
+	while (pr_queue_pop(&pool->queue, 1, 1, &batch, &waited) > 0) {
+		struct pr_item *item = pr_item_list_pop(&batch);
+		struct pr_item_list results = { 0 };
+		uint64_t seq = item->seq;
+
+		pr_stage_run_waited(pool->sr, waited);
+		pr_stage_run_call(pool->sr, w->inst, item, &results);
+		pr_item_free(item);
+		pr_stage_run_deliver(pool->sr, seq, &results);
+	}
+	free(w);
+	return NULL;
+}
+
+static void
+pool_stop(struct pr_stage_run *sr)
+{
+	struct pool *pool = sr->ex_data;
+
+	if (pool == NULL)
+		return;
+	pr_queue_close(&pool->queue);
+	for (unsigned i = 0; i < pool->nthreads; i++)
+		pthread_join(pool->threads[i], NULL);
+	for (unsigned i = 0; i < pool->ninsts; i++)
+		pr_stage_close(pool->insts[i]);
+	pr_queue_destroy(&pool->queue);
+	free(pool->threads);
+	free(pool->insts);
+	free(pool);
+	sr->ex_data = NULL;
+}
+
+static int
+pool_start(struct pr_stage_run *sr, unsigned nthreads, char **err)
+{
+	struct pool *pool = pr_calloc(1, sizeof(*pool));
+	int shared = (sr->conf->desc->flags & PIPERUN_STAGE_THREAD_SAFE) != 0;
+
+	pool->sr = sr;
+	pr_queue_init(&pool->queue);
+	pool->threads = pr_calloc(nthreads, sizeof(*pool->threads));
+	pool->insts = pr_calloc(nthreads, sizeof(*pool->insts));
+	sr->ex_data = pool;
+	for (unsigned i = 0; i < (shared ? 1 : nthreads); i++) {
+		pool->insts[i] = pr_stage_run_open(sr, err);
+		if (pool->insts[i] == NULL) {
+			pool_stop(sr);
+			return -1;
+		}
+		pool->ninsts++;
+	}
+	for (unsigned i = 0; i < nthreads; i++) {
+		struct worker_arg *w = pr_calloc(1, sizeof(*w));
+		int rc;
+
+		w->pool = pool;
+		w->inst = pool->insts[shared ? 0 : i];
+		rc = pthread_create(&pool->threads[i], NULL, pool_worker, w);
+		if (rc != 0) {
+			free(w);
+			*err = pr_asprintf("piperun: stage '%s': cannot start a thread: %s",
+			                   sr->conf->name, strerror(rc));
+			pool_stop(sr);
+			return -1;
+		}
+		pool->nthreads++;
+	}
+	return 0;
+}
+
+static int
+threads_start(struct pr_stage_run *sr, char **err)
+{
+	return pool_start(sr, sr->workers, err);
+}
+
+static int
+serial_start(struct pr_stage_run *sr, char **err)
+{
+	return pool_start(sr, 1, err);
+}
+
+static void
+pool_submit(struct pr_stage_run *sr, struct pr_item *item)
+{
+	struct pool *pool = sr->ex_data;
+
+	pr_queue_push(&pool->queue, item);
+}
+
+static void
+pool_drain(struct pr_stage_run *sr)
+{
+	struct pool *pool = sr->ex_data;
+
+	/* Workers finish what is queued, deliver it, and exit. */
+	pr_queue_close(&pool->queue);
+	for (unsigned i = 0; i < pool->nthreads; i++)
+		pthread_join(pool->threads[i], NULL);
+	pool->nthreads = 0;
+}
+
+const struct pr_executor pr_exec_threads = {
+	.name = "threads",
+	.start = threads_start,
+	.submit = pool_submit,
+	.drain = pool_drain,
+	.stop = pool_stop,
+};
+
+const struct pr_executor pr_exec_serial = {
+	.name = "sequential",
+	.start = serial_start,
+	.submit = pool_submit,
+	.drain = pool_drain,
+	.stop = pool_stop,
+};

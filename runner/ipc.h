@@ -1,0 +1,53 @@
+/*
+ * ipc.h: frames between piperun and its worker processes.
+ *
+ * A frame is a header (type, length of the metadata, length of the data),
+ * the metadata (small numbers and strings, encoded with pr_buf) and the
+ * data (an item's bytes), so an item's bytes are written from and read into
+ * their own buffers without an extra copy.
+ */
+#ifndef PR_IPC_H
+#define PR_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum pr_frame_type {
+	PR_FRAME_HELLO = 1, /* parent: meta = file name, stage index; data = the pipeline text */
+	PR_FRAME_READY,     /* worker: the stage is open */
+	PR_FRAME_REFUSED,   /* worker: meta = why the stage could not open */
+	PR_FRAME_ITEM,      /* parent: meta = seq, name, path; data = the item */
+	PR_FRAME_OUT,       /* worker: meta = name; data = one item emitted */
+	PR_FRAME_DONE,      /* worker: meta = status, busy microseconds, message */
+};
+
+/* A growable buffer for metadata. */
+struct pr_buf {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+void pr_buf_u64(struct pr_buf *b, uint64_t v);
+/* A string, or NULL (kept apart from ""). */
+void pr_buf_str(struct pr_buf *b, const char *s);
+
+/* Reads metadata back; each returns 0, or -1 when the metadata ends early. */
+struct pr_rd {
+	const unsigned char *p;
+	size_t left;
+};
+int pr_rd_u64(struct pr_rd *r, uint64_t *v);
+/* Returns a copy (the caller frees it), NULL for a NULL string. */
+int pr_rd_str(struct pr_rd *r, char **s);
+
+/* Writes a whole frame.  Returns 0 or a negative errno. */
+int pr_frame_send(int fd, uint32_t type, const struct pr_buf *meta, const void *data,
+                  size_t len);
+
+/* Reads a whole frame into new buffers (the caller frees *META and *DATA;
+ * *DATA is NULL for no data).  Returns 1, 0 at end of file, or a negative
+ * errno. */
+int pr_frame_recv(int fd, uint32_t *type, unsigned char **meta, size_t *meta_len,
+                  unsigned char **data, size_t *len);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * queue.c: the FIFO of items between the engine and an executor's workers.
+ */
+#include "config.h"
+
+#include "runner/queue.h"
+#include "runner/util.h"
+
+void
+pr_queue_init(struct pr_queue *q)
+{
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->ready, NULL);
+	q->items = (struct pr_item_list){ 0 };
+	q->closed = 0;
+}
+
+void
+pr_queue_destroy(struct pr_queue *q)
+{
+	pr_item_list_clear(&q->items);
+	pthread_cond_destroy(&q->ready);
+	pthread_mutex_destroy(&q->lock);
+}
+
+void
+pr_queue_push(struct pr_queue *q, struct pr_item *item)
+{
+	pthread_mutex_lock(&q->lock);
+	pr_item_list_push(&q->items, item);
+	pthread_cond_signal(&q->ready);
+	pthread_mutex_unlock(&q->lock);
+}
+
+size_t
+pr_queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out,
+             double *waited)
+{
+	size_t n = 0;
+	double t0 = 0;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->items.count == 0 && !q->closed && waited != NULL)
+		t0 = pr_now();
+	while (q->items.count == 0 && !q->closed)
+		pthread_cond_wait(&q->ready, &q->lock);
+	if (waited != NULL)
+		*waited = t0 > 0 ? pr_now() - t0 : 0;
+	if (share > 1 && (q->items.count + share - 1) / share < max)
+		max = (q->items.count + share - 1) / share;
+	while (n < max && q->items.count > 0) {
+		pr_item_list_push(out, pr_item_list_pop(&q->items));
+		n++;
+	}
+	/* Others may be waiting for what is left. */
+	if (q->items.count > 0)
+		pthread_cond_signal(&q->ready);
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
+void
+pr_queue_close(struct pr_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->closed = 1;
+	pthread_cond_broadcast(&q->ready);
+	pthread_mutex_unlock(&q->lock);
+}

@@ -1,0 +1,40 @@
+/*
+ * queue.h: the FIFO of items between the engine and an executor's workers.
+ *
+ * The queue itself does not limit its length: the engine admits at most a
+ * stage's bound of items that have not left the stage yet (see
+ * pr_stage_run in executor.h), which bounds this queue and the stage's
+ * reorder buffer together.
+ */
+#ifndef PR_QUEUE_H
+#define PR_QUEUE_H
+
+#include <pthread.h>
+
+#include "runner/item.h"
+
+struct pr_queue {
+	pthread_mutex_t lock;
+	pthread_cond_t ready;
+	struct pr_item_list items;
+	int closed;
+};
+
+void pr_queue_init(struct pr_queue *q);
+/* Frees the queue and any items left in it. */
+void pr_queue_destroy(struct pr_queue *q);
+
+/* Appends ITEM (taking it). */
+void pr_queue_push(struct pr_queue *q, struct pr_item *item);
+
+/* Waits for at least one item, then moves up to MAX of them to OUT, and no
+ * more than a SHARE-th of those queued (rounded up), so that SHARE workers
+ * popping in turn all get some.  Returns how many, 0 once the queue is
+ * closed and empty.  *WAITED gets the seconds spent waiting (may be NULL). */
+size_t pr_queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out,
+                    double *waited);
+
+/* No more items will be pushed: poppers drain what is left, then get 0. */
+void pr_queue_close(struct pr_queue *q);
+
+#endif

@@ -1,0 +1,162 @@
+#!/bin/sh
+# parallel.sh: the executors' properties, not only their output: io waits
+# overlap, cpu items run in worker processes, OpenMP uses several threads,
+# order holds under random delays and fan-out, a killed worker is replaced,
+# and memory stays bounded.
+. "${srcdir:-.}/tests/tap/tap.sh"
+
+PROBE=$(cd "$builddir" && pwd)/tests/plugins/probe.so
+[ -f "$PROBE" ] || { echo "Bail out! $PROBE is not built"; exit 255; }
+
+# stage KIND OPTIONS [EXTRA]: a pipeline reading lines from stdin through the probe.
+stage() {
+	cat > "$tmp/p.yml" <<YML
+input: {lines: "-"}
+$4
+stages:
+  - name: probe
+    kind: $1
+    plugin: $PROBE
+    with: {$2}
+    $3
+YML
+}
+# Field F (1 name, 2 pid, 3 ppid, 4 tid, 5 start, 6 end) of every line.
+field() { awk -v f="$1" '{ print $f }' "$tmp/out"; }
+distinct() { field "$1" | sort -u | wc -l | tr -d ' '; }
+
+seq 1 8 > "$tmp/8"
+
+# io: eight items that each wait 0.5 s are all waiting at once.
+stage io "sleep: 0.5s" "workers: 8"
+"$PIPERUN" "$tmp/p.yml" < "$tmp/8" > "$tmp/out"
+is 0 $? "io run exits 0"
+is 8 "$(wc -l < "$tmp/out" | tr -d ' ')" "io: eight results"
+awk 'NR == 1 || $5 > ms { ms = $5 } NR == 1 || $6 < me { me = $6 } END { exit !(ms < me) }' "$tmp/out"
+ok $? "io: every wait overlaps every other (the last start comes before the first end)"
+is 1 "$(distinct 2)" "io: the threads run inside the piperun process"
+is 8 "$(distinct 4)" "io: on eight threads"
+
+# cpu, default executor: worker processes, not the piperun process.
+stage cpu "sleep: 0.3s" "workers: 2"
+"$PIPERUN" "$tmp/p.yml" < "$tmp/8" > "$tmp/out"
+is 0 $? "cpu run exits 0"
+is 8 "$(wc -l < "$tmp/out" | tr -d ' ')" "cpu: eight results"
+is 2 "$(distinct 2)" "cpu: items ran in two distinct processes"
+is 1 "$(distinct 3)" "cpu: both are children of one process"
+[ "$(field 3 | sort -u)" != "$(field 2 | sort -u | head -n 1)" ]
+ok $? "cpu: which is not a worker itself (piperun)"
+awk 'NR == 1 { p = $3 } $2 == p { bad = 1 } END { exit bad }' "$tmp/out"
+ok $? "cpu: no item ran in the piperun process"
+"$PIPERUN" -j 3 "$tmp/p.yml" < "$tmp/8" > "$tmp/out"
+is 3 "$(distinct 2)" "cpu: -j 3 gives three worker processes"
+
+# cpu on OpenMP: one process, several threads.
+stage cpu "sleep: 0.2s" "executor: openmp
+    workers: 2"
+if "$PIPERUN" --check "$tmp/p.yml" 2> "$tmp/err"; then
+	"$PIPERUN" "$tmp/p.yml" < "$tmp/8" > "$tmp/out"
+	is 0 $? "openmp run exits 0"
+	is 1 "$(distinct 2)" "openmp: inside one process"
+	[ "$(distinct 4)" -ge 2 ]
+	ok $? "openmp: on several threads ($(distinct 4))"
+else
+	grep -q 'built without OpenMP' "$tmp/err"
+	ok $? "a build without OpenMP refuses the openmp executor clearly"
+fi
+
+# Order holds under random per-item delays, with 0, 1 or 2 items per input.
+seq 1 300 > "$tmp/300"
+for kind in io cpu; do
+	stage $kind "jitter: 20ms, fanout: true" "workers: 4"
+	"$PIPERUN" "$tmp/p.yml" < "$tmp/300" > "$tmp/out"
+	is 0 $? "$kind with jitter and fan-out exits 0"
+	"$PIPERUN" --sync "$tmp/p.yml" < "$tmp/300" > "$tmp/ref"
+	field 1 > "$tmp/names"
+	awk '{ print $1 }' "$tmp/ref" > "$tmp/refnames"
+	same_file "$tmp/refnames" "$tmp/names" "$kind: same items in the same order as --sync"
+	[ "$(wc -l < "$tmp/names")" -gt 250 ] && grep -q '^stdin#17#1$' "$tmp/names"
+	ok $? "$kind: fan-out gave several items for some inputs"
+done
+
+# order: any lets items leave as they finish: the same items, in any order.
+stage cpu "jitter: 20ms" "workers: 4" "order: any"
+"$PIPERUN" "$tmp/p.yml" < "$tmp/300" > "$tmp/out"
+is 0 $? "order: any exits 0"
+field 1 | sort > "$tmp/names"
+awk '{ print "stdin#" $1 "#0" }' "$tmp/300" | sort > "$tmp/want"
+same_file "$tmp/want" "$tmp/names" "order: any: every item once"
+
+# A worker killed mid-item is replaced; its item fails, the rest come out.
+seq 1 20 > "$tmp/20"
+stage cpu "die_on: 'stdin#5'" "workers: 2
+    on_error: skip"
+"$PIPERUN" "$tmp/p.yml" < "$tmp/20" > "$tmp/out" 2> "$tmp/err"
+is 1 $? "a killed worker: the run ends with 1"
+is 19 "$(wc -l < "$tmp/out" | tr -d ' ')" "every other item still comes out"
+grep -q "^piperun: stage 'probe' failed on 'stdin#5': worker process [0-9]* was killed by signal 9 (Killed)$" "$tmp/err"
+ok $? "the failed item's message names the signal"
+[ "$(distinct 2)" -ge 2 ]
+ok $? "the worker was replaced ($(distinct 2) worker processes seen)"
+grep -q '^stdin#6#0 ' "$tmp/out" && grep -q '^stdin#20#0 ' "$tmp/out"
+ok $? "items after the killed one come out"
+
+# Memory does not grow with the input: 1 GiB of blocks, peak of the whole
+# process tree measured every 20 ms.
+if [ -n "$PIPERUN_SANITIZED" ]; then
+	ok 0 "# SKIP memory bound: sanitizer builds use shadow memory"
+else
+	cat > "$tmp/mem.yml" <<'YML'
+input: {blocks: "-"}
+stages:
+  - {name: clean, run: clean}
+YML
+	python3 - "$PIPERUN" "$tmp/mem.yml" > "$tmp/mem" 2>&1 <<'PY'
+import os, subprocess, sys, threading, time
+
+def tree_rss(root):
+    kids = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                kids.setdefault(ppid, []).append(int(p))
+            except (OSError, IndexError, ValueError):
+                pass
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += kids.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+line = b"The Quick brown fox, 12 jumps over the LAZY dog!!\n" * 20000
+proc = subprocess.Popen([sys.argv[1], sys.argv[2]], stdin=subprocess.PIPE,
+                        stdout=subprocess.DEVNULL)
+def feed():
+    sent = 0
+    while sent < 1 << 30:
+        proc.stdin.write(line)
+        sent += len(line)
+    proc.stdin.close()
+threading.Thread(target=feed).start()
+peak = 0
+while proc.poll() is None:
+    peak = max(peak, tree_rss(proc.pid))
+    time.sleep(0.02)
+print(proc.returncode, peak // 1024)
+PY
+	read -r rc peak < "$tmp/mem"
+	is 0 "$rc" "1 GiB of blocks through clean exits 0"
+	[ "$peak" -lt 100 ]
+	ok $? "peak memory of the process tree stays under 100 MiB (${peak} MiB)"
+fi
+
+test_done
