@@ -22,9 +22,10 @@
  * PIPERUN_STAGE_THREAD_SAFE.  Under worker processes each process loads the
  * stage and opens its own state.  Under OpenMP, one state is shared by all
  * threads, so only thread-safe stages may run there.  piperun also opens and
- * closes every stage once while it checks the pipeline file, before any item
- * is read; host->opt_checking() tells a stage that it is only being checked,
- * so it should validate its options and create nothing.
+ * closes every stage while it checks the pipeline file, before any item is
+ * read, and each worker process checks the file again when it starts;
+ * host->opt_checking() tells a stage that it is only being checked, so it
+ * should validate its options and create nothing.
  *
  * Return values: callbacks and host functions return 0 on success and -1 on
  * failure unless said otherwise.  A callback that fails first describes the

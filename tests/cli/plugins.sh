@@ -1,0 +1,98 @@
+#!/bin/sh
+# plugins.sh: plugin stages under every executor with identical output, the
+# example plugins against standard tools, and every way loading refuses one.
+. "${srcdir:-.}/tests/tap/tap.sh"
+
+case $builddir in /*) ;; *) builddir=$(cd "$builddir" && pwd) ;; esac
+plugins=$builddir/tests/plugins
+examples=$builddir/pipelines/plugins
+
+awk 'BEGIN { for (i = 0; i < 3000; i++) printf "Line %d: The Quick Brown Fox, jumps over %d LAZY dogs!\n", i, i * 7 }' > "$tmp/in.txt"
+
+# caesar (with state) under each executor; the reference is tr.
+tr 'A-Za-z' 'N-ZA-Mn-za-mn' < "$tmp/in.txt" > "$tmp/want"
+run_caesar() { # label, stage keys
+	cat > "$tmp/p.yml" <<YML
+input: {blocks: {file: in.txt, size: 4k}}
+stages:
+  - {name: rot, plugin: $examples/caesar.so, with: {shift: 13}, $2}
+YML
+	"$PIPERUN" $3 "$tmp/p.yml" > "$tmp/got" 2> "$tmp/err"
+	is 0 $? "caesar on $1: exit 0"
+	same_file "$tmp/want" "$tmp/got" "caesar on $1: output equals tr"
+}
+run_caesar sequential "kind: cpu" --sync
+run_caesar processes "kind: cpu, workers: 2"
+if "$PIPERUN" --check "$tmp/p.yml" > /dev/null 2>&1 && printf 'stages:\n  - {name: c, run: clean, executor: openmp}\n' > "$tmp/omp.yml" &&
+	"$PIPERUN" --check "$tmp/omp.yml" x 2> /dev/null; then
+	run_caesar openmp "kind: cpu, executor: openmp, workers: 2"
+fi
+run_caesar threads "kind: io, workers: 4"
+run_caesar "a sync stage" "kind: sync"
+
+# words (one item in, many out): the same words in the same order everywhere.
+for mode in --sync ""; do
+	cat > "$tmp/w.yml" <<YML
+input: {lines: in.txt}
+stages:
+  - {name: words, plugin: $examples/words.so, workers: 2}
+YML
+	"$PIPERUN" $mode "$tmp/w.yml" > "$tmp/got"
+	is 0 $? "words ${mode:-parallel}: exit 0"
+	tr -s ' \n' '\n\n' < "$tmp/in.txt" | grep -v '^$' > "$tmp/want"
+	same_file "$tmp/want" "$tmp/got" "words ${mode:-parallel}: every word, in order"
+done
+
+# Loading refuses what it cannot trust, naming the stage's line:col.
+refused() { # plugin, expected message after "p.yml:3:13: error: "
+	cat > "$tmp/p.yml" <<YML
+input: {files: [in.txt]}
+stages:
+  - name: x
+    kind: cpu
+    plugin: $1
+YML
+	"$PIPERUN" --check "$tmp/p.yml" 2> "$tmp/err"
+	is 2 $? "$3: exit 2"
+	is "$tmp/p.yml:5:13: error: $2" "$(cat "$tmp/err")" "$3: message"
+}
+refused "$plugins/bad-abi.so" "plugin '$plugins/bad-abi.so' was built for stage interface 2.0; this piperun provides 1.0" "another ABI major"
+refused "$plugins/bad-size.so" "plugin '$plugins/bad-size.so' has a descriptor of 24 bytes, smaller than the 56 of stage interface 1.0" "a descriptor too small"
+refused "$plugins/no-symbol.so" "plugin '$plugins/no-symbol.so' exports no 'piperun_stage' symbol: is it a piperun stage?" "no descriptor"
+refused "$tmp/in.txt" "cannot load plugin '$tmp/in.txt': $tmp/in.txt: invalid ELF header" "not a shared object"
+refused "$tmp/nothere.so" "cannot load plugin '$tmp/nothere.so': No such file or directory" "a missing file"
+
+cat > "$tmp/p.yml" <<YML
+input: {files: [in.txt]}
+stages:
+  - {name: x, kind: cpu, plugin: $plugins/refuse.so, with: {mode: fast}}
+YML
+"$PIPERUN" --check "$tmp/p.yml" 2> "$tmp/err"
+is 2 $? "open() refusing its options: exit 2"
+is "$tmp/p.yml:3:5: error: stage 'x': mode 'fast' is not one this stage knows" "$(cat "$tmp/err")" "with the stage's own message"
+
+# A bare name is a file next to the pipeline, never a library search.
+mkdir "$tmp/bare"
+cp "$examples/caesar.so" "$tmp/bare/caesar.so"
+printf 'abc\n' > "$tmp/bare/a.txt"
+printf 'input: {files: [a.txt]}\nstages:\n  - {name: read, run: read}\n  - {name: r, plugin: caesar.so, with: {shift: 1}}\n' > "$tmp/bare/p.yml"
+is "bcd" "$(cd / && "$PIPERUN" "$tmp/bare/p.yml")" "a bare plugin name is found next to the pipeline file"
+rm "$tmp/bare/caesar.so"
+(cd / && LD_LIBRARY_PATH=$examples "$PIPERUN" --check "$tmp/bare/p.yml") 2> "$tmp/err"
+is 2 $? "and never on the library search path"
+
+# A stage that is not thread-safe: one state per thread, and no OpenMP.
+seq 1 200 > "$tmp/200"
+printf 'input: {lines: "-"}\nstages:\n  - {name: u, kind: io, workers: 4, plugin: %s}\n' "$plugins/unsafe.so" > "$tmp/u.yml"
+"$PIPERUN" "$tmp/u.yml" < "$tmp/200" > "$tmp/got"
+is 0 $? "a stage that is not thread-safe runs on threads"
+is 200 "$(wc -l < "$tmp/got" | tr -d ' ')" "every item"
+awk '{ print $2, $3 }' "$tmp/got" | sort -u | awk '{ s[$1]++; t[$2]++ } END { for (k in s) if (s[k] > 1) bad = 1; for (k in t) if (t[k] > 1) bad = 1; exit bad }'
+ok $? "each state is used by one thread only, and each thread has its own"
+printf 'input: {lines: "-"}\nstages:\n  - {name: u, kind: cpu, executor: openmp, plugin: %s}\n' "$plugins/unsafe.so" > "$tmp/u.yml"
+"$PIPERUN" --check "$tmp/u.yml" 2> "$tmp/err"
+is 2 $? "openmp refuses a stage that is not thread-safe"
+grep -Eq "^$tmp/u.yml:3:36: error: stage 'u' (does not declare itself thread-safe, so it cannot run on openmp|asks for openmp, but this piperun was built without OpenMP)$" "$tmp/err"
+ok $? "naming the stage's line"
+
+test_done
