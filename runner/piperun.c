@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,15 @@ main(int argc, char **argv)
 {
 	struct cli cli = { 0 };
 	int c;
+
+	/* Before any thread: a write to a closed pipe (standard output, a
+	 * command's input) returns EPIPE to the writer instead of killing
+	 * piperun.  Children get an empty mask, hence the usual SIGPIPE, or
+	 * SIGPIPE ignored if piperun was started with it ignored. */
+	sigset_t pipe_set;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &pipe_set, NULL);
 
 	if (argc == 3 && strcmp(argv[1], PR_WORKER_FLAG) == 0)
 		return pr_worker_main(atoi(argv[2]));

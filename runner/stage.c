@@ -276,6 +276,18 @@ host_resize(void *ptr, size_t size)
 	return realloc(ptr, size ? size : 1);
 }
 
+static int
+host_opt_type(struct piperun_opts *o, const char *key)
+{
+	const struct pr_node *v = opt_find(o, key);
+
+	if (v == NULL)
+		return PIPERUN_OPT_ABSENT;
+	return v->type == PR_NODE_SEQ ? PIPERUN_OPT_LIST
+	       : v->type == PR_NODE_MAP ? PIPERUN_OPT_MAP
+	                                : PIPERUN_OPT_STRING;
+}
+
 const struct piperun_host pr_host = {
 	.abi = PIPERUN_STAGE_ABI,
 	.size = sizeof(struct piperun_host),
@@ -295,6 +307,7 @@ const struct piperun_host pr_host = {
 	.alloc = host_alloc,
 	.resize = host_resize,
 	.release = free,
+	.opt_type = host_opt_type,
 };
 
 static void

@@ -50,7 +50,7 @@ extern "C" {
 /* The interface version: major in the high 16 bits, minor in the low ones.
  * A change of major breaks compatibility; a new minor only appends. */
 #define PIPERUN_STAGE_ABI_MAJOR 1
-#define PIPERUN_STAGE_ABI_MINOR 0
+#define PIPERUN_STAGE_ABI_MINOR 1
 #define PIPERUN_STAGE_ABI \
 	((uint32_t)PIPERUN_STAGE_ABI_MAJOR << 16 | PIPERUN_STAGE_ABI_MINOR)
 
@@ -145,8 +145,17 @@ struct piperun_host {
 	void *(*resize)(void *ptr, size_t size);
 	void (*release)(void *ptr);
 
-	void *reserved[16];
+	/* Since 1.1: what KEY holds, during open(): one of PIPERUN_OPT_*. */
+	int (*opt_type)(struct piperun_opts *opts, const char *key);
+
+	void *reserved[15];
 };
+
+/* What host->opt_type() returns. */
+#define PIPERUN_OPT_ABSENT 0
+#define PIPERUN_OPT_STRING 1 /* a single value */
+#define PIPERUN_OPT_LIST   2
+#define PIPERUN_OPT_MAP    3
 
 /* The descriptor a stage exports. */
 struct piperun_stage {

@@ -16,5 +16,11 @@ const struct piperun_stage *pr_builtin_find(const char *name);
 extern const struct piperun_stage pr_stage_read;
 extern const struct piperun_stage pr_stage_write;
 extern const struct piperun_stage pr_stage_clean;
+extern const struct piperun_stage pr_stage_exec;
+extern const struct piperun_stage pr_stage_grep;
+extern const struct piperun_stage pr_stage_split;
+extern const struct piperun_stage pr_stage_gzip;
+extern const struct piperun_stage pr_stage_hash;
+extern const struct piperun_stage pr_stage_count;
 
 #endif

@@ -11,6 +11,12 @@ const struct piperun_stage *const pr_builtin_stages[] = {
 	&pr_stage_read,
 	&pr_stage_write,
 	&pr_stage_clean,
+	&pr_stage_exec,
+	&pr_stage_grep,
+	&pr_stage_split,
+	&pr_stage_gzip,
+	&pr_stage_hash,
+	&pr_stage_count,
 	NULL
 };
 

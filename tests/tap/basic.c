@@ -95,13 +95,22 @@ void
 diag(const char *fmt, ...)
 {
 	va_list ap;
+	char *text;
 
-	fputs("# ", stdout);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
 	va_end(ap);
+	/* Every line a comment, so that data with newlines stays out of TAP. */
+	fputs("# ", stdout);
+	for (const char *p = text ? text : "(out of memory)"; *p != '\0'; p++) {
+		putchar(*p);
+		if (*p == '\n')
+			fputs("# ", stdout);
+	}
 	putchar('\n');
 	fflush(stdout);
+	free(text);
 }
 
 void
