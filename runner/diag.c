@@ -77,36 +77,34 @@ pr_diag_warn(struct pr_diag *d, struct pr_mark m, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Levenshtein distance, for words of a pipeline file's length. */
+/* Edit distance with transpositions (optimal string alignment), for words
+ * of a pipeline file's length. */
 static size_t
 distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
-	size_t *row, best;
+	size_t d[65][65];
 
 	if (la > 64 || lb > 64)
 		return (size_t)-1;
-	row = pr_reallocarray(NULL, lb + 1, sizeof(*row));
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
 	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
+		d[0][j] = j;
 	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-			size_t v = diag + cost;
-			if (row[j] + 1 < v)
-				v = row[j] + 1;
-			if (row[j - 1] + 1 < v)
-				v = row[j - 1] + 1;
-			row[j] = v;
-			diag = up;
+			size_t v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
 		}
 	}
-	best = row[lb];
-	free(row);
-	return best;
+	return d[la][lb];
 }
 
 const char *

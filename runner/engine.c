@@ -11,6 +11,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
 #include "runner/engine.h"
 #include "runner/executor.h"
 #include "runner/source.h"
@@ -22,6 +26,8 @@ struct pr_engine {
 	struct pr_stats *stats;
 	struct pr_stage_run *runs;
 	atomic_int stop;   /* take no more items from the source */
+	atomic_int cancel; /* stop the work in flight */
+	atomic_int done;   /* every stage has drained */
 	atomic_int failed; /* some item failed */
 	int broken_pipe;   /* out_fd's reader went away; under the last stage's lock */
 };
@@ -52,6 +58,78 @@ warn_cb(void *ud, const char *line)
 	message(e, "%s", line);
 }
 
+int
+pr_run_control_init(struct pr_run_control *c)
+{
+	atomic_init(&c->signal, 0);
+	atomic_init(&c->cancel, 0);
+	if (pipe2(c->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+void
+pr_run_control_signal(struct pr_run_control *c, int sig)
+{
+	int expected = 0;
+	int saved = errno;
+
+	if (!atomic_compare_exchange_strong(&c->signal, &expected, sig))
+		atomic_store(&c->cancel, 1);
+	(void)!write(c->wake[1], "", 1);
+	errno = saved;
+}
+
+int
+pr_stage_run_cancelled(const struct pr_stage_run *sr)
+{
+	return atomic_load(&sr->engine->cancel);
+}
+
+/* Interrupts the work in flight in every stage. */
+static void
+cancel_all(struct pr_engine *e)
+{
+	if (atomic_exchange(&e->cancel, 1))
+		return;
+	for (size_t i = 0; i < e->p->nstages; i++)
+		if (e->runs[i].ex->cancel != NULL)
+			e->runs[i].ex->cancel(&e->runs[i]);
+}
+
+/* Waits for the user's signals while the run goes on: the first stops the
+ * source, a second one or the end of the grace period interrupts. */
+static void *
+control_main(void *arg)
+{
+	struct pr_engine *e = arg;
+	struct pr_run_control *c = e->o->control;
+	double deadline = 0;
+
+	while (!atomic_load(&e->done)) {
+		struct pollfd p = { c->wake[0], POLLIN, 0 };
+		int ms = -1;
+		char buf[64];
+
+		if (deadline > 0) {
+			double left = deadline - pr_now();
+			ms = left > 0 ? (int)(left * 1000) + 1 : 0;
+		}
+		if (poll(&p, 1, ms) > 0)
+			while (read(c->wake[0], buf, sizeof(buf)) > 0)
+				;
+		if (atomic_load(&c->signal) && !atomic_load(&e->stop)) {
+			atomic_store(&e->stop, 1);
+			deadline = pr_now() + e->o->grace;
+		}
+		if (atomic_load(&c->cancel) || (deadline > 0 && pr_now() >= deadline)) {
+			cancel_all(e);
+			deadline = 0;
+		}
+	}
+	return NULL;
+}
+
 struct pr_stage_inst *
 pr_stage_run_open(struct pr_stage_run *sr, char **err)
 {
@@ -62,6 +140,8 @@ pr_stage_run_open(struct pr_stage_run *sr, char **err)
 	inst = pr_stage_open(sr->engine->p, sr->conf, 0, &d);
 	if (inst == NULL)
 		*err = pr_strdup(d.count > 0 ? d.msgs[0] : "cannot open the stage");
+	else
+		inst->cancel = &sr->engine->cancel;
 	pr_diag_free(&d);
 	return inst;
 }
@@ -73,7 +153,13 @@ pr_stage_run_call(struct pr_stage_run *sr, struct pr_stage_inst *inst, struct pr
 	size_t before = out->count;
 	double t0 = pr_now();
 	char *err = NULL;
-	int rc = pr_stage_try(inst, item, out, &err);
+	int rc;
+
+	if (atomic_load(&sr->engine->cancel)) {
+		pr_stage_run_account(sr, item->name, 0, "interrupted", 0);
+		return -1;
+	}
+	rc = pr_stage_try(inst, item, out, &err);
 
 	pr_stage_run_account(sr, item->name, out->count - before, rc == 0 ? NULL : err,
 	                     pr_now() - t0);
@@ -87,17 +173,21 @@ pr_stage_run_account(struct pr_stage_run *sr, const char *name, size_t nout, con
 {
 	struct pr_stage_stats *st = sr->stats;
 
+	int interrupted = err != NULL && atomic_load(&sr->engine->cancel);
+
 	pthread_mutex_lock(&sr->lock);
 	st->busy_s += busy;
 	if (err == NULL) {
 		st->ok++;
 		if (nout == 0)
 			st->filtered++;
+	} else if (interrupted) {
+		st->interrupted++;
 	} else {
 		st->failed++;
 	}
 	pthread_mutex_unlock(&sr->lock);
-	if (err == NULL)
+	if (err == NULL || interrupted)
 		return;
 	sr->engine->failed = 1;
 	if (sr->conf->on_error != PR_ON_ERROR_SKIP)
@@ -214,6 +304,8 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 {
 	struct pr_engine e = { .p = p, .o = o, .stats = stats };
 	struct pr_source *src = NULL;
+	pthread_t control;
+	int controlled = 0;
 	size_t started = 0;
 	double t0 = pr_now();
 	char *err = NULL;
@@ -245,7 +337,10 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 			goto stop;
 		}
 	}
+	if (o->control != NULL && pr_thread_start(&control, control_main, &e) == 0)
+		controlled = 1;
 	src = pr_source_open(&p->input, warn_cb, &e);
+	pr_source_stop_on(src, &e.stop);
 	while (!e.stop) {
 		struct pr_item *item;
 		int rc = pr_source_next(src, &item, &err);
@@ -262,6 +357,11 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 	}
 	for (size_t i = 0; i < p->nstages; i++)
 		e.runs[i].ex->drain(&e.runs[i]);
+	if (controlled) {
+		atomic_store(&e.done, 1);
+		(void)!write(o->control->wake[1], "", 1);
+		pthread_join(control, NULL);
+	}
 stop:
 	for (size_t i = 0; i < started; i++)
 		e.runs[i].ex->stop(&e.runs[i]);
@@ -281,6 +381,10 @@ stop:
 	if (e.broken_pipe) {
 		stats->status = "broken pipe";
 		return PR_RUN_BROKEN_PIPE;
+	}
+	if (o->control != NULL && atomic_load(&o->control->signal)) {
+		stats->status = "interrupted";
+		return PR_RUN_INTERRUPTED;
 	}
 	stats->status = e.failed ? "failed" : "ok";
 	return e.failed ? PR_RUN_FAILED : PR_RUN_OK;

@@ -5,8 +5,28 @@
 #ifndef PR_ENGINE_H
 #define PR_ENGINE_H
 
+#include <stdatomic.h>
+
 #include "runner/pipeline.h"
 #include "runner/stats.h"
+
+/*
+ * How the user's signals reach a run.  The signal handler calls
+ * pr_run_control_signal(): the first SIGINT or SIGTERM stops the source,
+ * and items in the pipeline get the grace period to finish; a second one,
+ * or the end of the grace period, interrupts the work in flight.
+ */
+struct pr_run_control {
+	atomic_int signal; /* the first signal, 0 for none */
+	atomic_int cancel; /* a second signal came */
+	int wake[2];       /* a pipe the handler writes to */
+};
+
+/* Returns 0, or a negative errno when the pipe cannot be made. */
+int pr_run_control_init(struct pr_run_control *c);
+
+/* Records SIG; async-signal-safe. */
+void pr_run_control_signal(struct pr_run_control *c, int sig);
 
 /* Where the engine sends messages for the user: whole lines, no newline. */
 typedef void pr_message_fn(void *ud, const char *line);
@@ -17,12 +37,15 @@ struct pr_run_opts {
 	int out_fd;             /* where the last stage's items go */
 	pr_message_fn *message; /* failed items, warnings */
 	void *ud;
+	struct pr_run_control *control; /* may be NULL */
+	double grace;                   /* seconds in-flight items get after a signal */
 };
 
 enum pr_run_status {
 	PR_RUN_OK = 0,      /* every item went through */
 	PR_RUN_FAILED,      /* some items failed, or the run could not start */
 	PR_RUN_BROKEN_PIPE, /* the reader of out_fd went away */
+	PR_RUN_INTERRUPTED, /* a signal stopped it (control->signal says which) */
 };
 
 /*

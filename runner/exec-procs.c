@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -47,7 +48,11 @@ struct procs {
 	struct proc *workers;
 	unsigned n;
 	int stage_index;
+	pthread_mutex_t lock; /* the workers' pids, which cancel() reads */
 };
+
+/* Time a worker gets past an item's timeout to give it up by itself. */
+#define TIMEOUT_SLACK 3.0
 
 /* Starts a worker and waits for it to open the stage.  Returns 0, or -1
  * with *ERR set. */
@@ -77,7 +82,11 @@ proc_spawn(struct proc *w, char **err)
 	sigemptyset(&none);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-	rc = posix_spawn(&w->pid, "/proc/self/exe", &fa, &attr, argv, environ);
+	pthread_mutex_lock(&ps->lock);
+	rc = pr_stage_run_cancelled(ps->sr) ? ECANCELED
+	                                     : posix_spawn(&w->pid, "/proc/self/exe", &fa, &attr, argv,
+	                                                   environ);
+	pthread_mutex_unlock(&ps->lock);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(sv[1]);
@@ -110,7 +119,9 @@ proc_spawn(struct proc *w, char **err)
 	close(w->fd);
 	w->fd = -1;
 	waitpid(w->pid, NULL, 0);
+	pthread_mutex_lock(&ps->lock);
 	w->pid = -1;
+	pthread_mutex_unlock(&ps->lock);
 	return -1;
 }
 
@@ -134,7 +145,9 @@ proc_reap(struct proc *w)
 	else
 		how = pr_asprintf("worker process %ld exited with status %d", (long)w->pid,
 		                  WEXITSTATUS(status));
+	pthread_mutex_lock(&w->procs->lock);
 	w->pid = -1;
+	pthread_mutex_unlock(&w->procs->lock);
 	return how;
 }
 
@@ -156,10 +169,33 @@ send_batch(struct proc *w, struct pr_item_list *items)
 	return rc;
 }
 
-/* Reads the results of ITEM.  Returns 1 when they came (the item then
- * counted and delivered), 0 when the worker went away. */
+/* Waits until the worker has something to say, or DEADLINE (0: none).
+ * Returns 1 when it has, 0 when the deadline passed. */
 static int
-receive_one(struct proc *w, struct pr_item *item)
+wait_readable(int fd, double deadline)
+{
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		int ms = -1;
+		if (deadline > 0) {
+			double left = deadline - pr_now();
+			if (left <= 0)
+				return 0;
+			ms = (int)(left * 1000) + 1;
+		}
+		int n = poll(&p, 1, ms);
+		if (n > 0)
+			return 1;
+		if (n < 0 && errno != EINTR)
+			return 1; /* let the read say what is wrong */
+	}
+}
+
+/* Reads the results of ITEM.  Returns 1 when they came (the item then
+ * counted and delivered), 0 when the worker went away, -1 when DEADLINE
+ * passed first. */
+static int
+receive_one(struct proc *w, struct pr_item *item, double deadline)
 {
 	struct pr_stage_run *sr = w->procs->sr;
 	struct pr_item_list results = { 0 };
@@ -170,6 +206,10 @@ receive_one(struct proc *w, struct pr_item *item)
 		uint32_t type;
 		struct pr_rd r;
 
+		if (!wait_readable(w->fd, deadline)) {
+			pr_item_list_clear(&results);
+			return -1;
+		}
 		if (pr_frame_recv(w->fd, &type, &meta, &ml, &data, &dl) <= 0) {
 			pr_item_list_clear(&results);
 			return 0;
@@ -254,16 +294,27 @@ proc_feeder(void *arg)
 		}
 		send_batch(w, &batch);
 		struct pr_item *it;
+		double timeout = sr->conf->timeout;
+		int got = 1;
 		while ((it = batch.head) != NULL) {
-			if (!receive_one(w, it))
+			/* Each item's clock starts when the one before it is done. */
+			double deadline = timeout > 0 ? pr_now() + timeout + TIMEOUT_SLACK : 0;
+			if ((got = receive_one(w, it, deadline)) != 1)
 				break;
 			pr_item_free(pr_item_list_pop(&batch));
 		}
 		if (batch.count == 0)
 			continue;
-		/* The worker died on the first unanswered item: it fails; the rest
-		 * go to the replacement. */
+		/* The worker died on the first unanswered item, or overran its
+		 * timeout and is killed: that item fails; the rest go to the
+		 * replacement. */
+		if (got < 0 && w->pid > 0)
+			kill(w->pid, SIGKILL);
 		char *how = proc_reap(w);
+		if (got < 0) {
+			free(how);
+			how = pr_asprintf("timed out after %gs; its worker process was killed", timeout);
+		}
 		struct pr_item_list none = { 0 };
 		it = pr_item_list_pop(&batch);
 		pr_stage_run_account(sr, it->name, 0, how, 0);
@@ -271,7 +322,7 @@ proc_feeder(void *arg)
 		pr_item_free(it);
 		free(how);
 		char *err = NULL;
-		if (proc_spawn(w, &err) < 0) {
+		if (!pr_stage_run_cancelled(sr) && proc_spawn(w, &err) < 0) {
 			pr_stage_run_message(sr, err);
 			free(err);
 		}
@@ -293,9 +344,24 @@ procs_stop(struct pr_stage_run *sr)
 		free(proc_reap(&ps->workers[i]));
 	}
 	pr_queue_destroy(&ps->queue);
+	pthread_mutex_destroy(&ps->lock);
 	free(ps->workers);
 	free(ps);
 	sr->ex_data = NULL;
+}
+
+static void
+procs_cancel(struct pr_stage_run *sr)
+{
+	struct procs *ps = sr->ex_data;
+
+	if (ps == NULL)
+		return;
+	pthread_mutex_lock(&ps->lock);
+	for (unsigned i = 0; i < ps->n; i++)
+		if (ps->workers[i].pid > 0)
+			kill(ps->workers[i].pid, SIGKILL);
+	pthread_mutex_unlock(&ps->lock);
 }
 
 static int
@@ -305,6 +371,7 @@ procs_start(struct pr_stage_run *sr, char **err)
 
 	ps->sr = sr;
 	ps->stage_index = (int)(sr->conf - sr->engine_pipeline->stages);
+	pthread_mutex_init(&ps->lock, NULL);
 	pr_queue_init(&ps->queue);
 	ps->workers = pr_calloc(sr->workers, sizeof(*ps->workers));
 	sr->ex_data = ps;
@@ -317,7 +384,7 @@ procs_start(struct pr_stage_run *sr, char **err)
 		}
 	}
 	for (unsigned i = 0; i < ps->n; i++) {
-		int rc = pthread_create(&ps->workers[i].thread, NULL, proc_feeder, &ps->workers[i]);
+		int rc = pr_thread_start(&ps->workers[i].thread, proc_feeder, &ps->workers[i]);
 		if (rc != 0) {
 			*err = pr_asprintf("piperun: stage '%s': cannot start a thread: %s",
 			                   sr->conf->name, strerror(rc));
@@ -356,4 +423,5 @@ const struct pr_executor pr_exec_procs = {
 	.submit = procs_submit,
 	.drain = procs_drain,
 	.stop = procs_stop,
+	.cancel = procs_cancel,
 };

@@ -96,7 +96,7 @@ pool_start(struct pr_stage_run *sr, unsigned nthreads, char **err)
 
 		w->pool = pool;
 		w->inst = pool->insts[shared ? 0 : i];
-		rc = pthread_create(&pool->threads[i], NULL, pool_worker, w);
+		rc = pr_thread_start(&pool->threads[i], pool_worker, w);
 		if (rc != 0) {
 			free(w);
 			*err = pr_asprintf("piperun: stage '%s': cannot start a thread: %s",

@@ -58,6 +58,9 @@ struct pr_executor {
 	void (*drain)(struct pr_stage_run *sr);
 	/* Stops the workers and closes the states. */
 	void (*stop)(struct pr_stage_run *sr);
+	/* The run is being interrupted: stop work in flight now (kill worker
+	 * processes); called from another thread; may be NULL. */
+	void (*cancel)(struct pr_stage_run *sr);
 };
 
 extern const struct pr_executor pr_exec_sync;    /* inline, under --sync */
@@ -88,10 +91,15 @@ int pr_stage_run_call(struct pr_stage_run *sr, struct pr_stage_inst *inst, struc
 /*
  * Counts one finished item of SR: ok (emitting NOUT items) when ERR is
  * NULL, else failed, which is reported with ERR and stops the run unless
- * the stage skips failures.  BUSY is the seconds spent on it.
+ * the stage skips failures; but an item that fails while the run is being
+ * interrupted counts as interrupted, without a message.  BUSY is the
+ * seconds spent on it.
  */
 void pr_stage_run_account(struct pr_stage_run *sr, const char *name, size_t nout,
                           const char *err, double busy);
+
+/* 1 once the run is being interrupted: work in flight should stop. */
+int pr_stage_run_cancelled(const struct pr_stage_run *sr);
 
 /* Reports a message about SR (a whole line) to the user. */
 void pr_stage_run_message(struct pr_stage_run *sr, const char *line);

@@ -15,6 +15,7 @@
 #include "runner/engine.h"
 #include "runner/loader.h"
 #include "runner/plan.h"
+#include "runner/units.h"
 #include "runner/worker.h"
 #include "stages/stages.h"
 
@@ -30,6 +31,7 @@ enum {
 	OPT_PLAN,
 	OPT_STATS,
 	OPT_LIST_STAGES,
+	OPT_GRACE,
 };
 
 static const struct option long_options[] = {
@@ -41,6 +43,7 @@ static const struct option long_options[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "list-stages", no_argument, NULL, OPT_LIST_STAGES },
+	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -55,6 +58,8 @@ static const char usage_text[] =
 	"  -n, --check         validate the pipeline file and exit\n"
 	"      --plan          print how each stage will run and exit\n"
 	"      --stats FILE    write per-stage statistics as JSON to FILE\n"
+	"      --grace TIME    after SIGINT or SIGTERM, let items in flight finish\n"
+	"                      for TIME (default 10s) before interrupting them\n"
 	"  -q, --quiet         do not name failed items on stderr\n"
 	"  -v, --verbose       print a summary at the end of the run\n"
 	"      --list-stages   list the built-in stages\n"
@@ -68,8 +73,37 @@ static const char usage_text[] =
 struct cli {
 	int quiet, verbose, check, plan, sync;
 	unsigned jobs;
+	double grace;
 	const char *stats;
 };
+
+/* The user's signals, as the handler records them for the engine. */
+static struct pr_run_control control;
+
+static void
+on_signal(int sig)
+{
+	pr_run_control_signal(&control, sig);
+}
+
+/* Handles SIGINT and SIGTERM in this (the main) thread, unless piperun was
+ * started with them ignored: they then stay ignored, as Unix programs do.
+ * No SA_RESTART, so a read of the input returns at once. */
+static void
+catch_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM };
+	struct sigaction sa, old;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(sigs[i], &sa, NULL);
+	}
+}
 
 static void
 print_line(void *ud, const char *line)
@@ -103,7 +137,7 @@ run(const struct cli *cli, const char *file, char *const *inputs, size_t ninputs
 {
 	struct pr_load_opts lo = { .have_inputs = ninputs > 0 };
 	struct pr_run_opts ro = { .sync = cli->sync, .jobs = cli->jobs, .out_fd = STDOUT_FILENO,
-		                  .message = print_line, .ud = (void *)cli };
+		                  .message = print_line, .ud = (void *)cli, .grace = cli->grace };
 	struct pr_stats stats;
 	struct pr_pipeline *p;
 	struct pr_diag d;
@@ -134,11 +168,26 @@ run(const struct cli *cli, const char *file, char *const *inputs, size_t ninputs
 		pr_pipeline_free(p);
 		return EXIT_USAGE;
 	}
+	if (pr_run_control_init(&control) == 0) {
+		ro.control = &control;
+		catch_signals();
+	}
 	status = pr_engine_run(p, &ro, &stats);
-	if (cli->verbose)
+	if (cli->verbose || (status == PR_RUN_INTERRUPTED && isatty(STDERR_FILENO)))
 		pr_stats_write_summary(&stats, stderr);
-	rc = status == PR_RUN_OK ? EXIT_OK : status == PR_RUN_BROKEN_PIPE ? EXIT_BROKEN_PIPE
-	                                                                   : EXIT_FAILED;
+	switch (status) {
+	case PR_RUN_OK:
+		rc = EXIT_OK;
+		break;
+	case PR_RUN_BROKEN_PIPE:
+		rc = EXIT_BROKEN_PIPE;
+		break;
+	case PR_RUN_INTERRUPTED:
+		rc = 128 + atomic_load(&control.signal);
+		break;
+	default:
+		rc = EXIT_FAILED;
+	}
 	if (stats_file != NULL) {
 		if (pr_stats_write_json(&stats, stats_file) < 0 || fclose(stats_file) != 0) {
 			fprintf(stderr, "piperun: %s: cannot write the statistics\n", cli->stats);
@@ -154,7 +203,7 @@ run(const struct cli *cli, const char *file, char *const *inputs, size_t ninputs
 int
 main(int argc, char **argv)
 {
-	struct cli cli = { 0 };
+	struct cli cli = { .grace = 10 };
 	int c;
 
 	/* Before any thread: a write to a closed pipe (standard output, a
@@ -192,6 +241,11 @@ main(int argc, char **argv)
 			break;
 		case OPT_STATS:
 			cli.stats = optarg;
+			break;
+		case OPT_GRACE:
+			if (pr_parse_duration(optarg, &cli.grace) < 0)
+				return usage_error("--grace takes a duration such as 10s or 500ms, not '%s'",
+				                   optarg);
 			break;
 		case 'q':
 			cli.quiet = 1;

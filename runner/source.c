@@ -28,6 +28,8 @@ struct pr_source {
 	unsigned char *buf;
 	size_t start, end, cap;
 	int eof;
+	int stopped;
+	const atomic_int *stop;
 };
 
 static void
@@ -227,7 +229,13 @@ fill(struct pr_source *s, char **err)
 	}
 	do
 		n = read(s->fd, s->buf + s->end, s->cap - s->end);
-	while (n < 0 && errno == EINTR);
+	while (n < 0 && errno == EINTR && !(s->stop != NULL && atomic_load(s->stop)));
+	if (n < 0 && errno == EINTR) {
+		/* Stopped by a signal: a line or block cut short is dropped. */
+		s->start = s->end;
+		s->eof = s->stopped = 1;
+		return 0;
+	}
 	if (n < 0) {
 		*err = pr_asprintf("%s: %s", s->label, strerror(errno));
 		return -1;
@@ -327,6 +335,8 @@ pr_source_next(struct pr_source *s, struct pr_item **item, char **err)
 	int rc;
 
 	*err = NULL;
+	if (s->stopped)
+		return 0;
 	switch (s->in->type) {
 	case PR_INPUT_GLOB:
 	case PR_INPUT_FILES:
@@ -343,13 +353,19 @@ pr_source_next(struct pr_source *s, struct pr_item **item, char **err)
 				return rc;
 			rc = s->in->type == PR_INPUT_LINES ? next_line(s, item, err)
 			                                   : next_block(s, item, err);
-			if (rc != 0)
+			if (rc != 0 || s->stopped)
 				return rc;
 			end_file(s);
 		}
 	default:
 		return 0;
 	}
+}
+
+void
+pr_source_stop_on(struct pr_source *s, const atomic_int *stop)
+{
+	s->stop = stop;
 }
 
 void

@@ -4,6 +4,8 @@
 #ifndef PR_SOURCE_H
 #define PR_SOURCE_H
 
+#include <stdatomic.h>
+
 #include "runner/item.h"
 #include "runner/pipeline.h"
 
@@ -27,6 +29,9 @@ struct pr_source *pr_source_open(const struct pr_input *in, pr_warn_fn *warn, vo
  * a message the caller frees; the source cannot go on after an error.
  */
 int pr_source_next(struct pr_source *s, struct pr_item **item, char **err);
+
+/* Makes a read interrupted by a signal end the source once *STOP is set. */
+void pr_source_stop_on(struct pr_source *s, const atomic_int *stop);
 
 void pr_source_close(struct pr_source *s);
 

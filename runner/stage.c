@@ -32,6 +32,8 @@ struct piperun_out {
 	struct pr_item *in;
 	struct pr_item_list items;
 	char *error;
+	const atomic_int *cancel;
+	double deadline; /* pr_now() seconds, 0 for none */
 };
 
 static void *
@@ -264,6 +266,16 @@ host_item_error(struct piperun_out *out, const char *fmt, ...)
 	va_end(ap);
 }
 
+static int
+host_stopping(struct piperun_out *out)
+{
+	if (out->cancel != NULL && atomic_load(out->cancel))
+		return PIPERUN_STOP_INTERRUPT;
+	if (out->deadline > 0 && pr_now() >= out->deadline)
+		return PIPERUN_STOP_TIMEOUT;
+	return 0;
+}
+
 static void *
 host_alloc(size_t size)
 {
@@ -308,6 +320,7 @@ const struct piperun_host pr_host = {
 	.resize = host_resize,
 	.release = free,
 	.opt_type = host_opt_type,
+	.stopping = host_stopping,
 };
 
 static void
@@ -322,9 +335,11 @@ opts_free(struct piperun_opts *o)
 	free(o);
 }
 
-/* Reports every `with:` key the stage did not ask for. */
+/* Reports every `with:` key the stage did not ask for; with ONLY_NEAR,
+ * only those close to a key it asked for (a stage that refused to open
+ * may not have asked for all of its keys). */
 static int
-opts_check_unknown(struct piperun_opts *o)
+opts_check_unknown(struct piperun_opts *o, int only_near)
 {
 	int bad = 0;
 
@@ -340,8 +355,8 @@ opts_check_unknown(struct piperun_opts *o)
 			known[j] = o->asked[j];
 			found |= strcmp(o->asked[j], k->value) == 0;
 		}
-		if (!found) {
-			hint = pr_diag_suggest(k->value, known);
+		hint = found ? NULL : pr_diag_suggest(k->value, known);
+		if (!found && (hint != NULL || !only_near)) {
 			if (hint != NULL)
 				pr_diag_error(o->diag, k->mark,
 				              "unknown option '%s' for stage '%s' (did you mean '%s'?)",
@@ -374,10 +389,12 @@ pr_stage_open(const struct pr_pipeline *p, const struct pr_stage_conf *conf, int
 	inst->opts = o;
 	if (conf->desc->open != NULL)
 		rc = conf->desc->open(&pr_host, o, &inst->state);
-	if (rc == 0 && opts_check_unknown(o) < 0) {
+	if (rc == 0 && opts_check_unknown(o, 0) < 0) {
 		if (conf->desc->close != NULL)
 			conf->desc->close(inst->state);
 		rc = -1;
+	} else if (rc != 0) {
+		opts_check_unknown(o, 1);
 	}
 	if (rc != 0) {
 		if (d->errors == errors)
@@ -393,11 +410,13 @@ int
 pr_stage_process(struct pr_stage_inst *inst, struct pr_item *in, struct pr_item_list *out,
                  char **err)
 {
-	struct piperun_out o = { .in = in };
+	struct piperun_out o = { .in = in, .cancel = inst->cancel };
 	struct piperun_item view = { in->name, in->path, in->data, in->len };
 	const struct piperun_stage *desc = inst->conf->desc;
 	int rc;
 
+	if (inst->conf->timeout > 0)
+		o.deadline = pr_now() + inst->conf->timeout;
 	rc = desc->process(inst->state, &pr_host, &view, &o);
 	if (rc != 0) {
 		pr_item_list_clear(&o.items);
@@ -458,6 +477,8 @@ pr_stage_try(struct pr_stage_inst *inst, struct pr_item *in, struct pr_item_list
 
 	*err = NULL;
 	for (unsigned a = 0; a < attempts; a++) {
+		if (a > 0 && inst->cancel != NULL && atomic_load(inst->cancel))
+			break;
 		if (a > 0) {
 			free(*err);
 			*err = NULL;

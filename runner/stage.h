@@ -5,6 +5,8 @@
 #ifndef PR_STAGE_H
 #define PR_STAGE_H
 
+#include <stdatomic.h>
+
 #include "runner/diag.h"
 #include "runner/item.h"
 #include "runner/pipeline.h"
@@ -14,6 +16,7 @@ struct pr_stage_inst {
 	const struct pr_stage_conf *conf;
 	struct piperun_opts *opts;
 	void *state;
+	const atomic_int *cancel; /* set: the run is being interrupted; may be NULL */
 };
 
 /* The host table every stage receives. */

@@ -4,6 +4,7 @@
 #ifndef PR_UTIL_H
 #define PR_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,10 @@ char *pr_strdup(const char *s);
 char *pr_strndup(const char *s, size_t n);
 char *pr_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *pr_vasprintf(const char *fmt, va_list ap);
+
+/* Starts a thread with SIGINT, SIGTERM and SIGPIPE blocked, so that only
+ * the main thread takes the user's signals.  Returns 0 or an errno. */
+int pr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* Seconds on the monotonic clock. */
 double pr_now(void);

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -88,6 +89,15 @@ pr_worker_main(int fd)
 	uint64_t index;
 	char *file = NULL;
 	int rc;
+
+	/* The user's Ctrl-C reaches the whole process group: the parent alone
+	 * decides what happens to the work, and ends workers itself. */
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &block, NULL);
 
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	/* Stray writes of a stage go to stderr, never into piperun's output. */

@@ -1,7 +1,8 @@
 /*
  * count.c: the count stage: replaces an item's data with
- * "LINES WORDS BYTES NAME\n", counted as wc counts them in the C locale
- * (a word is a run of bytes between white space).
+ * "LINES WORDS BYTES NAME\n", counted as wc counts them in the C locale:
+ * a word is a run of printable bytes between white space, and bytes that
+ * are neither printable nor space neither start nor end one.
  */
 #include "config.h"
 
@@ -37,9 +38,13 @@ count_process(void *state, const struct piperun_host *host, const struct piperun
 			in_word = 0;
 			break;
 		default:
-			if (!in_word)
-				words++;
-			in_word = 1;
+			/* wc: a printable byte starts or goes on with a word; any
+			 * other byte neither starts nor ends one. */
+			if (c > ' ' && c < 0x7f) {
+				if (!in_word)
+					words++;
+				in_word = 1;
+			}
 		}
 	}
 	buf = host->alloc(cap);

@@ -4,8 +4,8 @@
  * becomes the item's data.  A non-zero exit or a signal fails the item with
  * the start of what the command wrote on standard error.
  *
- * `command` is an argv list, or a string split into words (quotes group,
- * a backslash escapes; no other shell syntax).  {name}, {stem}, {ext} and
+ * `command` is an argv list, or a string split into words as sh would
+ * (quotes group, a backslash escapes) with no other shell syntax.  {name}, {stem}, {ext} and
  * {dir} expand inside single arguments ({{ and }} are braces); an argument
  * that starts with an expansion and would start with '-' gets "./" in
  * front, so an item's name never becomes an option.
@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,10 @@ split_words(char *s, char **argv, size_t max)
 			if (*r == '\'' || *r == '"') {
 				char q = *r++;
 				while (*r != '\0' && *r != q) {
-					if (q == '"' && *r == '\\' && r[1] != '\0')
+					/* As in sh: inside double quotes a backslash
+					 * escapes only " \\ $ and `. */
+					if (q == '"' && *r == '\\' && r[1] != '\0' &&
+					    strchr("\"\\$`", r[1]) != NULL)
 						r++;
 					*w++ = *r++;
 				}
@@ -111,16 +115,21 @@ static char *
 resolve(const char *cmd)
 {
 	const char *path = getenv("PATH");
-	char *copy, *dir, *save = NULL, *found = NULL;
+	char *copy, *dir, *save, *found = NULL;
+
+	struct stat st;
 
 	if (strchr(cmd, '/') != NULL)
-		return access(cmd, X_OK) == 0 ? strdup(cmd) : NULL;
+		return stat(cmd, &st) == 0 && S_ISREG(st.st_mode) && access(cmd, X_OK) == 0 ? strdup(cmd)
+		                                                                            : NULL;
 	copy = strdup(path != NULL ? path : "/usr/local/bin:/usr/bin:/bin");
-	for (dir = strtok_r(copy, ":", &save); dir != NULL && found == NULL;
-	     dir = strtok_r(NULL, ":", &save)) {
-		size_t n = strlen(dir) + strlen(cmd) + 2;
+	/* Each entry of PATH in turn; an empty one is the current folder. */
+	for (dir = copy; copy != NULL && dir != NULL && found == NULL; dir = save) {
+		save = strchr(dir, ':');
+		if (save != NULL)
+			*save++ = '\0';
+		size_t n = strlen(dir) + strlen(cmd) + 3;
 		char *full = malloc(n);
-		struct stat st;
 		if (full == NULL)
 			break;
 		snprintf(full, n, "%s/%s", *dir ? dir : ".", cmd);
@@ -273,25 +282,33 @@ struct child_io {
 };
 
 /* Moves data to and from the child until it closes its output; both ways
- * at once, so no pipe fills up while the other waits. */
+ * at once, so no pipe fills up while the other waits.  Closes the three
+ * descriptors.  Returns 0, -1 on an error (errno set), or what
+ * host->stopping() said when the item must be given up. */
 static int
-pump(const struct piperun_host *host, int in_fd, int out_fd, int err_fd, struct child_io *io)
+pump(const struct piperun_host *host, struct piperun_out *out, int in_fd, int out_fd, int err_fd,
+     struct child_io *io)
 {
+	/* Whether the host can tell us to stop (interface 1.2 and later). */
+	int can_stop = host->size >= offsetof(struct piperun_host, stopping) + sizeof(host->stopping);
 	struct pollfd p[3];
+	int rc = 0;
 
 	if (io->in_len == 0) {
 		close(in_fd);
 		in_fd = -1;
 	}
 	while (out_fd >= 0 || err_fd >= 0) {
-		int n = 0;
 		p[0] = (struct pollfd){ in_fd, POLLOUT, 0 };
 		p[1] = (struct pollfd){ out_fd, POLLIN, 0 };
 		p[2] = (struct pollfd){ err_fd, POLLIN, 0 };
-		if (poll(p, 3, -1) < 0) {
+		if (can_stop && (rc = host->stopping(out)) != 0)
+			break;
+		if (poll(p, 3, can_stop ? 100 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			return -1;
+			rc = -1;
+			break;
 		}
 		if (in_fd >= 0 && (p[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
 			ssize_t w = write(in_fd, io->in + io->in_off, io->in_len - io->in_off);
@@ -307,8 +324,11 @@ pump(const struct piperun_host *host, int in_fd, int out_fd, int err_fd, struct 
 			if (io->out_len == io->out_cap) {
 				size_t cap = io->out_cap ? io->out_cap * 2 : 65536;
 				unsigned char *b = host->resize(io->out, cap);
-				if (b == NULL)
-					return -1;
+				if (b == NULL) {
+					errno = ENOMEM;
+					rc = -1;
+					break;
+				}
 				io->out = b;
 				io->out_cap = cap;
 			}
@@ -319,7 +339,6 @@ pump(const struct piperun_host *host, int in_fd, int out_fd, int err_fd, struct 
 				close(out_fd);
 				out_fd = -1;
 			}
-			n++;
 		}
 		if (err_fd >= 0 && (p[2].revents & (POLLIN | POLLERR | POLLHUP))) {
 			char buf[4096];
@@ -338,7 +357,29 @@ pump(const struct piperun_host *host, int in_fd, int out_fd, int err_fd, struct 
 	}
 	if (in_fd >= 0)
 		close(in_fd);
-	return 0;
+	if (out_fd >= 0)
+		close(out_fd);
+	if (err_fd >= 0)
+		close(err_fd);
+	return rc;
+}
+
+/* Ends the command's whole process group: TERM, then KILL if it is still
+ * there after a grace period; reaps the command into *STATUS. */
+static void
+stop_group(pid_t pid, int *status)
+{
+	kill(-pid, SIGTERM);
+	for (int i = 0; i < 40; i++) {
+		if (waitpid(pid, status, WNOHANG) == pid) {
+			kill(-pid, SIGKILL); /* what it left behind in its group */
+			return;
+		}
+		usleep(50000);
+	}
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+		;
 }
 
 /* One line of the command's stderr for a message. */
@@ -411,14 +452,22 @@ exec_process(void *state, const struct piperun_host *host, const struct piperun_
 		goto done;
 	}
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
-	if (pump(host, in[1], outp[0], errp[0], &io) < 0) {
-		host->item_error(out, "'%s': out of memory or a broken pipe", argv[0]);
-		kill(-pid, SIGKILL);
-	}
+	int pumped = pump(host, out, in[1], outp[0], errp[0], &io);
+	int why = errno;
 	in[1] = outp[0] = errp[0] = -1; /* pump() closed them */
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFSIGNALED(status)) {
+	if (pumped != 0) {
+		stop_group(pid, &status);
+	} else {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (pumped == PIPERUN_STOP_TIMEOUT) {
+		host->item_error(out, "'%s' timed out; its process group was stopped", argv[0]);
+	} else if (pumped == PIPERUN_STOP_INTERRUPT) {
+		host->item_error(out, "'%s' was interrupted", argv[0]);
+	} else if (pumped < 0) {
+		host->item_error(out, "'%s': %s", argv[0], strerror(why));
+	} else if (WIFSIGNALED(status)) {
 		host->item_error(out, "'%s' was killed by signal %d (%s)%s%s", argv[0], WTERMSIG(status),
 		                 strsignal(WTERMSIG(status)), io.err_len ? ": " : "", err_line(&io));
 	} else if (WEXITSTATUS(status) != 0) {

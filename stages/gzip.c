@@ -129,7 +129,12 @@ decompress_item(const struct piperun_host *host, const struct piperun_item *item
 		used = (size_t)(z.next_in - item->data);
 		len = (size_t)(z.next_out - buf);
 		if (rc == Z_STREAM_END) {
-			if (used == item->len)
+			size_t z_pad = used;
+			while (z_pad < item->len && item->data[z_pad] == 0)
+				z_pad++;
+			/* Zero bytes after the last member are padding, as gzip -dc
+			 * takes them. */
+			if (used == item->len || z_pad == item->len)
 				break;
 			/* Another member follows, as gzip -dc reads them all. */
 			if ((rc = inflateReset(&z)) != Z_OK)

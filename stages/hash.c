@@ -1,7 +1,7 @@
 /*
  * hash.c: the hash stage: replaces an item's data with the line sha256sum
  * prints for it, "HEX  NAME\n" (with sha256sum's escaping of a name that
- * holds a backslash or a newline).  SHA-256 comes from OpenSSL's libcrypto.
+ * holds a backslash, a newline or a carriage return).  SHA-256 comes from OpenSSL's libcrypto.
  */
 #include "config.h"
 
@@ -19,7 +19,7 @@ hash_process(void *state, const struct piperun_host *host, const struct piperun_
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	const char *name = item->name;
-	int escape = strpbrk(name, "\\\n") != NULL;
+	int escape = strpbrk(name, "\\\n\r") != NULL;
 	char *buf, *w;
 
 	(void)state;
@@ -50,6 +50,9 @@ hash_process(void *state, const struct piperun_host *host, const struct piperun_
 		} else if (escape && *name == '\n') {
 			*w++ = '\\';
 			*w++ = 'n';
+		} else if (escape && *name == '\r') {
+			*w++ = '\\';
+			*w++ = 'r';
 		} else {
 			*w++ = *name;
 		}

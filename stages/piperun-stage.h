@@ -50,7 +50,7 @@ extern "C" {
 /* The interface version: major in the high 16 bits, minor in the low ones.
  * A change of major breaks compatibility; a new minor only appends. */
 #define PIPERUN_STAGE_ABI_MAJOR 1
-#define PIPERUN_STAGE_ABI_MINOR 1
+#define PIPERUN_STAGE_ABI_MINOR 2
 #define PIPERUN_STAGE_ABI \
 	((uint32_t)PIPERUN_STAGE_ABI_MAJOR << 16 | PIPERUN_STAGE_ABI_MINOR)
 
@@ -148,8 +148,19 @@ struct piperun_host {
 	/* Since 1.1: what KEY holds, during open(): one of PIPERUN_OPT_*. */
 	int (*opt_type)(struct piperun_opts *opts, const char *key);
 
-	void *reserved[15];
+	/* Since 1.2, during process(): whether the stage should give up the
+	 * item: 0 go on, PIPERUN_STOP_TIMEOUT when the stage's `timeout` for
+	 * the item has passed, PIPERUN_STOP_INTERRUPT when the run is being
+	 * interrupted.  A stage that waits (on a child process, a socket)
+	 * checks it now and then, and then fails the item. */
+	int (*stopping)(struct piperun_out *out);
+
+	void *reserved[14];
 };
+
+/* What host->stopping() returns. */
+#define PIPERUN_STOP_TIMEOUT   1
+#define PIPERUN_STOP_INTERRUPT 2
 
 /* What host->opt_type() returns. */
 #define PIPERUN_OPT_ABSENT 0

@@ -3,12 +3,15 @@
  * atomically: a temporary file in the target folder, then rename(2).
  *
  * Every open is relative to the output folder and follows no symbolic link
- * below it, so an item name cannot lead outside DIR.
+ * below it, so an item name cannot lead outside DIR.  Two items of one run
+ * that would write the same file are a failure of the second, never a
+ * silent overwrite.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +24,61 @@
 struct write_state {
 	const char *dir;
 	const char *suffix;
+	pthread_mutex_t lock; /* the names written so far, for threads sharing the state */
+	char **names;         /* a hash set of normalised names */
+	size_t nnames, cap;
 };
+
+static size_t
+name_hash(const char *s)
+{
+	size_t h = 5381;
+
+	for (; *s != '\0'; s++)
+		h = h * 33 + (unsigned char)*s;
+	return h;
+}
+
+/* Adds NAME to the names written in this run; returns 0, or -1 when it was
+ * there already (or memory ran out). */
+static int
+claim_name(struct write_state *st, const char *name)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&st->lock);
+	if (2 * (st->nnames + 1) > st->cap) {
+		size_t cap = st->cap ? 2 * st->cap : 64;
+		char **bigger = calloc(cap, sizeof(*bigger));
+		if (bigger == NULL) {
+			pthread_mutex_unlock(&st->lock);
+			return -1;
+		}
+		for (size_t i = 0; i < st->cap; i++) {
+			if (st->names[i] == NULL)
+				continue;
+			size_t j = name_hash(st->names[i]) & (cap - 1);
+			while (bigger[j] != NULL)
+				j = (j + 1) & (cap - 1);
+			bigger[j] = st->names[i];
+		}
+		free(st->names);
+		st->names = bigger;
+		st->cap = cap;
+	}
+	size_t j = name_hash(name) & (st->cap - 1);
+	while (st->names[j] != NULL && strcmp(st->names[j], name) != 0)
+		j = (j + 1) & (st->cap - 1);
+	if (st->names[j] != NULL) {
+		rc = -1;
+	} else if ((st->names[j] = strdup(name)) == NULL) {
+		rc = -1;
+	} else {
+		st->nnames++;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
 
 static int
 write_open(const struct piperun_host *host, struct piperun_opts *opts, void **state)
@@ -49,6 +106,9 @@ write_open(const struct piperun_host *host, struct piperun_opts *opts, void **st
 	}
 	st->dir = dir;
 	st->suffix = suffix;
+	pthread_mutex_init(&st->lock, NULL);
+	st->names = NULL;
+	st->nnames = st->cap = 0;
 	*state = st;
 	return 0;
 }
@@ -56,7 +116,13 @@ write_open(const struct piperun_host *host, struct piperun_opts *opts, void **st
 static void
 write_close(void *state)
 {
-	free(state);
+	struct write_state *st = state;
+
+	for (size_t i = 0; i < st->cap; i++)
+		free(st->names[i]);
+	free(st->names);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
 }
 
 /* Creates DIR and its parents, like mkdir -p. */
@@ -168,6 +234,12 @@ write_process(void *state, const struct piperun_host *host, const struct piperun
 		else
 			host->item_error(out, "refusing to write '%s': the name is not a file name",
 			                 item->name);
+		goto fail;
+	}
+	/* Two items of one run never share an output file. */
+	if (claim_name(st, name) < 0) {
+		host->item_error(out, "refusing to write '%s%s': an earlier item of this run was "
+		                      "written there", name, st->suffix);
 		goto fail;
 	}
 	dirfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -30,6 +30,7 @@ main(void)
 	is_string("workers", pr_diag_suggest("wokrers", keys), "two letters swapped");
 	is_string("on_error", pr_diag_suggest("on-error", keys), "a dash for an underscore");
 	is_string("kind", pr_diag_suggest("knd", keys), "a short word");
+	is_string("run", pr_diag_suggest("rnu", keys), "a transposition counts as one edit");
 	ok(pr_diag_suggest("frobnicate", keys) == NULL, "no suggestion for an unrelated word");
 	ok(pr_diag_suggest("x", keys) == NULL, "none for a one-letter word");
 	return test_done();

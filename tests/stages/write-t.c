@@ -78,7 +78,15 @@ main(void)
 		is_bytes("hello\n", 6, got, len, "content");
 	free(got);
 
-	is_int(0, test_stage_run(&t, "a/b/c", NULL, "new", 3, &out, &err), "replaces a file");
+	is_int(-1, test_stage_run(&t, "a/b/c", NULL, "again", 5, &out, &err),
+	       "a second item with the same name in one run is refused");
+	ok(err != NULL && strstr(err, "an earlier item of this run") != NULL, "and says why: %s",
+	   err ? err : "");
+	free(err);
+	test_stage_close(&t);
+	if (test_stage_open(&t, "{name: w, run: write, with: {dir: out/deep, suffix: .txt}}") < 0)
+		bail("cannot open write");
+	is_int(0, test_stage_run(&t, "a/b/c", NULL, "new", 3, &out, &err), "a new run replaces a file");
 	got = slurp(path, &len);
 	if (got != NULL)
 		is_bytes("new", 3, got, len, "content replaced whole");

@@ -1,0 +1,307 @@
+/*
+ * treetime.c: runs one command and measures it as a whole process tree:
+ * wall time, CPU time (user + system) of the command and of every
+ * descendant, and the peak of the sum of VmRSS over the command and its
+ * live descendants, sampled every INTERVAL ms (default 20).
+ *
+ *   treetime [-i MS] -o RESULT.json -- COMMAND [ARG...]
+ *
+ * Standard input, output and error are the command's.  The exit status is
+ * the command's (128+N for a signal).
+ *
+ * How:
+ *  - treetime makes itself a child subreaper, so a descendant whose parent
+ *    exits is reparented to it and is still counted, then reaped by it;
+ *  - CPU time is getrusage(RUSAGE_CHILDREN) once every descendant has been
+ *    reaped: the kernel adds each reaped process's own time and that of the
+ *    children it reaped to its reaper, so the whole tree is covered;
+ *  - wall time runs from just before fork() to the moment the command
+ *    itself exits (a pidfd wakes treetime at once, no polling delay);
+ *  - memory: /proc is listed every interval; a process id seen for the
+ *    first time is read once (/proc/PID/stat) for its parent and joins the
+ *    tree if the parent is in it; each process of the tree is then read
+ *    from /proc/PID/statm (resident pages = VmRSS).  Processes that existed
+ *    before the command are never read again, so a sample costs a
+ *    directory listing plus one small read per process of the tree.
+ *    Processes that live less than an interval may be missed: their memory
+ *    does not make the peak, which is at least the largest maximum RSS of
+ *    any single descendant (getrusage's ru_maxrss).  Shared pages (libraries, copy-on-write pages
+ *    of forked workers) count once per process, as summed VmRSS does.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAXPID (1 << 22)
+
+static unsigned char seen[MAXPID / 8];
+static pid_t tree[65536];
+static size_t ntree;
+static long page_kb;
+
+static int
+is_seen(pid_t p)
+{
+	return (seen[p >> 3] >> (p & 7)) & 1;
+}
+
+static void
+set_seen(pid_t p)
+{
+	seen[p >> 3] |= (unsigned char)(1u << (p & 7));
+}
+
+static int
+in_tree(pid_t p)
+{
+	for (size_t i = 0; i < ntree; i++)
+		if (tree[i] == p)
+			return 1;
+	return 0;
+}
+
+static pid_t
+parent_of(pid_t p)
+{
+	char path[64], buf[512];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *s = strrchr(buf, ')'); /* the command name may hold anything */
+	int ppid;
+	if (s == NULL || sscanf(s + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
+static long
+rss_kb(pid_t p)
+{
+	char path[64], buf[256];
+	int fd;
+	ssize_t n;
+	long size, res;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)p);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (sscanf(buf, "%ld %ld", &size, &res) != 2)
+		return -1;
+	return res * page_kb;
+}
+
+/* Lists /proc: new pids whose parent is in the tree join it. */
+static void
+scan(DIR *proc, int mark_only)
+{
+	pid_t newp[4096], newpp[4096];
+	size_t nnew = 0;
+	struct dirent *d;
+
+	rewinddir(proc);
+	while ((d = readdir(proc)) != NULL) {
+		char *end;
+		long p = strtol(d->d_name, &end, 10);
+		if (*end != '\0' || p <= 0 || p >= MAXPID || is_seen((pid_t)p))
+			continue;
+		set_seen((pid_t)p);
+		if (mark_only)
+			continue;
+		pid_t pp = parent_of((pid_t)p);
+		if (pp > 0 && nnew < 4096) {
+			newp[nnew] = (pid_t)p;
+			newpp[nnew++] = pp;
+		}
+	}
+	/* a child may be listed before its parent: repeat until stable */
+	for (int changed = 1; changed;) {
+		changed = 0;
+		for (size_t i = 0; i < nnew; i++)
+			if (newp[i] > 0 && in_tree(newpp[i]) && ntree < sizeof(tree) / sizeof(*tree)) {
+				tree[ntree++] = newp[i];
+				newp[i] = 0;
+				changed = 1;
+			}
+	}
+}
+
+static long
+sample(DIR *proc)
+{
+	long sum = 0;
+
+	scan(proc, 0);
+	for (size_t i = 0; i < ntree;) {
+		long kb = rss_kb(tree[i]);
+		if (kb < 0) { /* gone */
+			tree[i] = tree[--ntree];
+			continue;
+		}
+		sum += kb;
+		i++;
+	}
+	return sum;
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double
+tv(struct timeval t)
+{
+	return (double)t.tv_sec + (double)t.tv_usec / 1e6;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *result = NULL;
+	int interval = 20, opt;
+
+	while ((opt = getopt(argc, argv, "+i:o:")) != -1) {
+		if (opt == 'i')
+			interval = atoi(optarg);
+		else if (opt == 'o')
+			result = optarg;
+		else
+			goto usage;
+	}
+	if (result == NULL || optind >= argc || interval <= 0) {
+	usage:
+		fprintf(stderr, "usage: treetime [-i MS] -o RESULT.json -- COMMAND [ARG...]\n");
+		return 2;
+	}
+	page_kb = sysconf(_SC_PAGESIZE) / 1024;
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		perror("treetime: prctl");
+		return 2;
+	}
+	DIR *proc = opendir("/proc");
+	if (proc == NULL) {
+		perror("treetime: /proc");
+		return 2;
+	}
+	scan(proc, 1); /* everything alive now is not ours */
+
+	int ready[2];
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		perror("treetime: pipe");
+		return 2;
+	}
+	double t0 = now();
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("treetime: fork");
+		return 2;
+	}
+	if (pid == 0) {
+		closedir(proc);
+		execvp(argv[optind], argv + optind);
+		int e = errno;
+		if (write(ready[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(ready[1]);
+	tree[ntree++] = pid;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		perror("treetime: pidfd_open");
+		return 2;
+	}
+
+	long peak = 0;
+	int status = 0, samples = 0;
+	double t1 = 0;
+	for (;;) {
+		struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+		int r = poll(&pfd, 1, interval);
+		if (r > 0) {
+			t1 = now();
+			break;
+		}
+		long s = sample(proc);
+		samples++;
+		if (s > peak)
+			peak = s;
+	}
+	int err = 0;
+	if (read(ready[0], &err, sizeof(err)) == (ssize_t)sizeof(err)) {
+		fprintf(stderr, "treetime: cannot run %s: %s\n", argv[optind], strerror(err));
+		return 127;
+	}
+	if (waitpid(pid, &status, 0) < 0) {
+		perror("treetime: waitpid");
+		return 2;
+	}
+	/* reap orphaned descendants; give them 10 s, then kill them */
+	double deadline = now() + 10;
+	int leftovers = 0;
+	for (;;) {
+		pid_t w = waitpid(-1, NULL, WNOHANG);
+		if (w < 0 && errno == ECHILD)
+			break;
+		if (w > 0) {
+			leftovers++;
+			continue;
+		}
+		if (now() > deadline) {
+			for (size_t i = 0; i < ntree; i++)
+				kill(tree[i], SIGKILL);
+			deadline = now() + 3600;
+		}
+		usleep(1000);
+	}
+	struct rusage ru;
+	getrusage(RUSAGE_CHILDREN, &ru);
+
+	FILE *f = fopen(result, "w");
+	if (f == NULL) {
+		perror(result);
+		return 2;
+	}
+	/* the largest single descendant is a lower bound of the tree's peak
+	 * (it matters for runs shorter than one interval) */
+	if (ru.ru_maxrss > peak)
+		peak = ru.ru_maxrss;
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	fprintf(f,
+	        "{\"wall_s\": %.6f, \"user_s\": %.6f, \"sys_s\": %.6f, \"cpu_s\": %.6f, "
+	        "\"peak_tree_rss_kib\": %ld, \"max_single_rss_kib\": %ld, \"samples\": %d, "
+	        "\"orphans_reaped\": %d, \"exit\": %d}\n",
+	        t1 - t0, tv(ru.ru_utime), tv(ru.ru_stime), tv(ru.ru_utime) + tv(ru.ru_stime), peak,
+	        ru.ru_maxrss, samples, leftovers, code);
+	fclose(f);
+	return code;
+}
