@@ -225,6 +225,7 @@ class Peer:
         self.runs = []          # measured runs
         self.failures = []      # messages of failed runs or checks
         self.check_note = ""
+        self.reruns = 0         # runs done again because the machine was busy
 
 
 class Runner:
@@ -249,6 +250,7 @@ class Runner:
                 os.remove(p)
         cmd = [self.treetime, "-i", "20", "-o", result, "--"] + peer.cmd
         with open(peer.stdin or os.devnull, "rb") as i, open(stdout, "wb") as o, open(stderr, "wb") as e:
+            busy0 = busy_cpu_s()
             p = subprocess.Popen(cmd, stdin=i, stdout=o, stderr=e, env=self.env, cwd=self.work,
                                  start_new_session=True)
             try:
@@ -257,12 +259,16 @@ class Runner:
                 os.killpg(p.pid, 9)
                 p.wait()
                 rc = None
+            busy1 = busy_cpu_s()
         err = open(stderr, "rb").read().decode(errors="replace").strip()
         if rc is None:
             return None, "timed out after %d s" % self.timeout
         if not os.path.exists(result):
             return None, "treetime wrote no result (exit %d): %s" % (rc, err[-500:])
         res = json.load(open(result))
+        # CPU time the machine spent on anything else while the command ran
+        # (other processes, the hypervisor's steal), from /proc/stat
+        res["other_cpu_s"] = max(0.0, busy1 - busy0 - res["cpu_s"])
         if rc != 0 or res["exit"] != 0:
             return None, "exit %s: %s" % (res["exit"], err[-500:])
         ok, note = peer.check(peer, stdout) if peer.check else (True, "")
@@ -272,6 +278,23 @@ class Runner:
         if err and peer.kind != "ref":
             res["stderr"] = err[-300:]
         return res, None
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def busy_cpu_s():
+    """Seconds of CPU time the whole machine has been busy (user, nice,
+    system, irq, softirq, steal) since boot."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)) / CLK_TCK
+
+
+def disturbed(res):
+    """A run during which something else used more than 10% of a CPU
+    (and more than 30 ms, below which /proc/stat's ticks are noise)."""
+    return res["other_cpu_s"] > max(0.03, 0.10 * res["wall_s"])
 
 
 def same_file(a, b):
@@ -368,6 +391,9 @@ class Workload:
         return None
 
 
+RERUNS = 3  # how many times a disturbed run is done again
+
+
 def run_workload(wl, runner, s):
     runnable = list(wl.peers)
     rounds = s.warmup + s.runs
@@ -379,14 +405,20 @@ def run_workload(wl, runner, s):
             if peer.failures and len(peer.failures) >= 2:
                 continue  # it keeps failing: do not waste the time
             t0 = time.time()
-            res, err = runner.run(peer)
+            for attempt in range(1 + RERUNS):
+                res, err = runner.run(peer)
+                if err or not disturbed(res):
+                    break
+                peer.reruns += 1
+                log("%s %-28s %s disturbed: %.2f s of other CPU during %.2f s; again" % (
+                    wl.key, peer.label, tag, res["other_cpu_s"], res["wall_s"]))
             if err:
                 peer.failures.append("%s: %s" % (tag, err))
                 log("%s %-28s %s FAILED: %s" % (wl.key, peer.label, tag, err))
                 continue
-            log("%s %-28s %s %7.3f s wall %7.3f s cpu %7.1f MiB (%.1f s)" % (
+            log("%s %-28s %s %7.3f s wall %7.3f s cpu %7.1f MiB, other %.2f s (%.1f s)" % (
                 wl.key, peer.label, tag, res["wall_s"], res["cpu_s"],
-                res["peak_tree_rss_kib"] / 1024, time.time() - t0))
+                res["peak_tree_rss_kib"] / 1024, res["other_cpu_s"], time.time() - t0))
             if r >= s.warmup:
                 peer.runs.append(res)
 
@@ -1166,6 +1198,16 @@ def write_doc(doc, args, s, workloads, m, verdicts, selfchecks, elapsed, ncpu, p
                                          b["peak_max"], wl.big.check_note or "checked"))
             else:
                 L.append("Flatness run failed: %s" % "; ".join(wl.big.failures))
+            L.append("")
+        kept = [r for p in wl.peers for r in p.runs]
+        if kept:
+            worst = max(kept, key=lambda r: r["other_cpu_s"] / max(r["wall_s"], 1e-9))
+            L.append("Machine otherwise idle? CPU used by anything else during the measured runs (other "
+                     "processes, the hypervisor): median %.3f s per run, at most %.3f s in a %.3f s run; "
+                     "%d run(s) were done again because something else used more than 10%% of a CPU "
+                     "(and 30 ms) during them." % (
+                         med([r["other_cpu_s"] for r in kept]), worst["other_cpu_s"], worst["wall_s"],
+                         sum(p.reruns for p in wl.peers) + (wl.big.reruns if getattr(wl, "big", None) else 0)))
             L.append("")
         for n in wl.notes:
             L.append(n)

@@ -4,7 +4,9 @@
  *
  * Options: sleep (duration per item), jitter (up to this much more, varied
  * by item name), fanout (true: emit 0, 1 or 2 items per input, by name),
- * die_on (an item name: the process kills itself with SIGKILL on it).
+ * die_on (an item name: the process kills itself with SIGKILL on it),
+ * crash_on (an item name: a segmentation fault on it), hang_on (an item
+ * name: it sleeps for an hour on it).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -19,7 +21,7 @@
 struct probe {
 	double sleep, jitter;
 	int fanout;
-	const char *die_on;
+	const char *die_on, *crash_on, *hang_on;
 };
 
 static unsigned
@@ -51,7 +53,9 @@ probe_open(const struct piperun_host *host, struct piperun_opts *opts, void **st
 	if (host->opt_duration(opts, "sleep", &p->sleep) < 0 ||
 	    host->opt_duration(opts, "jitter", &p->jitter) < 0 ||
 	    host->opt_bool(opts, "fanout", &p->fanout) < 0 ||
-	    host->opt_string(opts, "die_on", &p->die_on) < 0) {
+	    host->opt_string(opts, "die_on", &p->die_on) < 0 ||
+	    host->opt_string(opts, "crash_on", &p->crash_on) < 0 ||
+	    host->opt_string(opts, "hang_on", &p->hang_on) < 0) {
 		free(p);
 		return -1;
 	}
@@ -70,6 +74,12 @@ probe_process(void *state, const struct piperun_host *host, const struct piperun
 
 	if (p->die_on != NULL && strcmp(item->name, p->die_on) == 0)
 		raise(SIGKILL);
+	if (p->crash_on != NULL && strcmp(item->name, p->crash_on) == 0) {
+		volatile int *nowhere = NULL;
+		*nowhere = 1;
+	}
+	if (p->hang_on != NULL && strcmp(item->name, p->hang_on) == 0)
+		pause = 3600;
 	if (p->jitter > 0)
 		pause += p->jitter * (double)(hash(item->name) % 1000) / 1000.0;
 	if (pause > 0) {

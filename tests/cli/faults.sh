@@ -1,0 +1,174 @@
+#!/bin/sh
+# faults.sh: what is left after things go wrong: a command that hangs, a
+# worker that overruns or crashes, SIGINT and SIGTERM mid-run, a full disk,
+# two items that would write one file.  Each case checks exactly which
+# outputs exist, that they are complete, and that no process is left.
+. "${srcdir:-.}/tests/tap/tap.sh"
+
+command -v python3 > /dev/null || skip_all "python3 is not installed"
+case $builddir in /*) ;; *) builddir=$(cd "$builddir" && pwd) ;; esac
+PROBE=$builddir/tests/plugins/probe.so
+marker=piperun-fault-$$
+long=3600.$$ # a sleep that can be told apart from any other
+
+# No process of this test may outlive its run.
+no_leftovers() {
+	sleep 0.2
+	! pgrep -f "$marker" > /dev/null && ! pgrep -f "sleep $long" > /dev/null
+	ok $? "$1: no process is left behind"
+}
+
+# A command that hangs: its item times out, the command and its process
+# group are stopped, the other items go through.
+seq 1 6 > "$tmp/6"
+cat > "$tmp/hang.yml" <<YML
+input: {lines: "-"}
+stages:
+  - name: e
+    run: exec
+    with: {command: [sh, -c, 'read n; if [ "\$n" = 3 ]; then sleep $long; fi; echo "done \$n"', $marker]}
+    timeout: 1s
+    on_error: skip
+YML
+timeout 60 "$PIPERUN" "$tmp/hang.yml" < "$tmp/6" > "$tmp/out" 2> "$tmp/err"
+is 1 $? "a hanging command: the run ends, with 1"
+is "done 1 done 2 done 4 done 5 done 6" "$(tr '\n' ' ' < "$tmp/out" | sed 's/ $//')" "the other items come out, in order"
+grep -q "failed on 'stdin#3': 'sh' timed out; its process group was stopped" "$tmp/err"
+ok $? "the hanging item fails with a timeout"
+no_leftovers "a hanging command"
+
+# A worker process that overruns its item is killed and replaced.
+cat > "$tmp/slow.yml" <<YML
+input: {lines: "-"}
+stages:
+  - {name: p, kind: cpu, workers: 2, plugin: $PROBE, with: {hang_on: 'stdin#2'}, timeout: 1s, on_error: skip}
+YML
+timeout 60 "$PIPERUN" "$tmp/slow.yml" < "$tmp/6" > "$tmp/out" 2> "$tmp/err"
+is 1 $? "a worker that overruns: the run ends, with 1"
+is 5 "$(wc -l < "$tmp/out" | tr -d ' ')" "every other item comes out"
+grep -q "failed on 'stdin#2': timed out after 1s; its worker process was killed" "$tmp/err"
+ok $? "the item fails, naming the timeout"
+
+# A plugin that crashes takes only its worker process with it.
+cat > "$tmp/crash.yml" <<YML
+input: {lines: "-"}
+stages:
+  - {name: p, kind: cpu, workers: 2, plugin: $PROBE, with: {crash_on: 'stdin#4'}, on_error: skip}
+YML
+"$PIPERUN" "$tmp/crash.yml" < "$tmp/6" > "$tmp/out" 2> "$tmp/err"
+is 1 $? "a crashing plugin: the run ends, with 1"
+is "stdin#1#0 stdin#2#0 stdin#3#0 stdin#5#0 stdin#6#0" "$(awk '{ print $1 }' "$tmp/out" | tr '\n' ' ' | sed 's/ $//')" "every other item comes out, in order"
+grep -q "failed on 'stdin#4': worker process [0-9]* was killed by signal 11 (Segmentation fault)" "$tmp/err"
+ok $? "the item fails, naming the signal"
+
+# Signals mid-run: sent by a small harness, as a terminal or a service
+# manager would, to a run writing files.
+seq 1 400 > "$tmp/400"
+cat > "$tmp/slowwrite.yml" <<YML
+input: {lines: "-"}
+stages:
+  - name: e
+    run: exec
+    workers: 2
+    with: {command: [sh, -c, 'sleep 0.02; cat; echo "body of the item"', $marker]}
+  - {name: w, run: write, with: {dir: out, suffix: .txt}}
+YML
+signal_run() { # label, signals (e.g. "INT" or "INT INT"), extra options
+	rm -rf "$tmp/out" "$tmp/stats.json"
+	python3 - "$PIPERUN" "$tmp" "$2" $3 > "$tmp/sig" 2>&1 <<'PY'
+import signal, subprocess, sys, time
+piperun, tmp, sigs, extra = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4:]
+with open(tmp + "/400") as stdin:
+    p = subprocess.Popen([piperun, "--stats", tmp + "/stats.json"] + extra + [tmp + "/slowwrite.yml"],
+                         stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    for s in sigs:
+        p.send_signal(getattr(signal, "SIG" + s))
+        time.sleep(0.1)
+    try:
+        _, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        print("hung")
+        sys.exit()
+print(p.returncode)
+PY
+	rc=$(tail -n 1 "$tmp/sig")
+	is "$4" "$rc" "$1: exit status"
+	n=$(ls "$tmp/out" 2> /dev/null | grep -c '\.txt$')
+	[ "$n" -gt 0 ] && [ "$n" -lt 400 ]
+	ok $? "$1: some items were written, not all ($n)"
+	bad=0
+	for f in "$tmp"/out/*.txt; do
+		i=$(basename "$f" .txt)
+		i=${i#stdin#}
+		[ "$(cat "$f")" = "$i
+body of the item" ] || bad=1
+	done
+	ok $bad "$1: every file written is complete"
+	[ -z "$(ls -A "$tmp/out" | grep -v '\.txt$')" ]
+	ok $? "$1: no temporary file is left"
+	python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["status"] == "interrupted", s["status"]
+for t in s["stages"]:
+    assert t["in"] == t["ok"] + t["failed"] + t["interrupted"], t
+assert s["stages"][1]["ok"] == int(sys.argv[2]), (s["stages"][1], sys.argv[2])
+' "$tmp/stats.json" "$n"
+	ok $? "$1: --stats is written and every item is accounted for"
+	no_leftovers "$1"
+}
+signal_run "SIGINT" INT "" 130
+signal_run "SIGTERM" TERM "" 143
+signal_run "two SIGINTs" "INT INT" "--grace 60s" 130
+signal_run "SIGINT, grace over" INT "--grace 0.2s" 130
+
+# A signal ignored when piperun starts stays ignored.
+(trap '' INT; exec "$PIPERUN" "$tmp/slowwrite.yml" < "$tmp/6") > /dev/null 2>&1 &
+pid=$!
+sleep 0.3
+kill -INT $pid 2> /dev/null
+wait $pid
+is 0 $? "an ignored SIGINT stays ignored: the run completes"
+
+# Two items that would write one file: the second fails, the first stays.
+mkdir -p "$tmp/col"
+printf 'first\n' > "$tmp/col/a.txt"
+cat > "$tmp/col/p.yml" <<'YML'
+stages:
+  - {name: r, run: read}
+  - {name: w, run: write, with: {dir: out}}
+YML
+(cd "$tmp/col" && "$PIPERUN" p.yml a.txt ./a.txt) 2> "$tmp/err"
+is 1 $? "two items for one file: exit 1"
+grep -q "refusing to write 'a.txt': an earlier item of this run was written there" "$tmp/err"
+ok $? "the second is refused, naming the file"
+is "first" "$(cat "$tmp/col/out/a.txt")" "the first one's file is intact"
+
+# A full disk: items that do not fit fail; what is written is whole.
+if [ "$(id -u)" -eq 0 ] && mkdir "$tmp/small" && mount -t tmpfs -o size=64k tmpfs "$tmp/small" 2> /dev/null; then
+	awk 'BEGIN { for (i = 1; i <= 12; i++) { s = ""; for (j = 0; j < 1000; j++) s = s sprintf("%d", i % 10) "xxxxxxxxxxxxxxxxxxx"; print s > ("'"$tmp"'/d" i ".txt") } }'
+	cat > "$tmp/full.yml" <<YML
+input: {glob: "d*.txt"}
+stages:
+  - {name: r, run: read}
+  - {name: w, run: write, with: {dir: small/out}, on_error: skip}
+YML
+	"$PIPERUN" "$tmp/full.yml" 2> "$tmp/err"
+	is 1 $? "a full disk: exit 1"
+	grep -q "No space left on device" "$tmp/err"
+	ok $? "the items that do not fit fail with ENOSPC"
+	bad=0
+	for f in "$tmp"/small/out/*.txt; do
+		cmp -s "$f" "$tmp/$(basename "$f")" || bad=1
+	done
+	ok $bad "every file written is complete"
+	[ -z "$(ls -A "$tmp/small/out" | grep -v '\.txt$')" ]
+	ok $? "no temporary file is left on the full disk"
+	umount "$tmp/small"
+else
+	ok 0 "# SKIP a full disk: cannot mount a small tmpfs here"
+fi
+
+test_done
