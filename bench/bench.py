@@ -19,6 +19,7 @@ import platform
 import re
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -229,6 +230,8 @@ class Peer:
 
 
 class Runner:
+    current = None  # the treetime process of the run in progress
+
     def __init__(self, work, treetime, env, timeout):
         self.work = work
         self.treetime = treetime
@@ -253,12 +256,14 @@ class Runner:
             busy0 = busy_cpu_s()
             p = subprocess.Popen(cmd, stdin=i, stdout=o, stderr=e, env=self.env, cwd=self.work,
                                  start_new_session=True)
+            Runner.current = p
             try:
                 rc = p.wait(timeout=self.timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, 9)
                 p.wait()
                 rc = None
+            Runner.current = None
             busy1 = busy_cpu_s()
         err = open(stderr, "rb").read().decode(errors="replace").strip()
         if rc is None:
@@ -295,6 +300,31 @@ def disturbed(res):
     """A run during which something else used more than 10% of a CPU
     (and more than 30 ms, below which /proc/stat's ticks are noise)."""
     return res["other_cpu_s"] > max(0.03, 0.10 * res["wall_s"])
+
+
+MAX_WAIT = 600  # seconds to wait for a busy machine to calm down, each time
+
+
+def wait_quiet(why):
+    """Waits until the rest of the machine uses at most 10% of a CPU over
+    one second (or MAX_WAIT seconds have gone by).  Returns the wait."""
+    start = time.time()
+    said = False
+    while True:
+        b0 = busy_cpu_s()
+        time.sleep(1.0)
+        load = busy_cpu_s() - b0
+        if load <= 0.10:
+            if said:
+                log("the machine is quiet again after %.0f s" % (time.time() - start))
+            return time.time() - start
+        if not said:
+            log("%s: the machine is busy (%.0f%% of a CPU used by other processes); waiting for it "
+                "to be quiet (at most %d s) ..." % (why, load * 100, MAX_WAIT))
+            said = True
+        if time.time() - start > MAX_WAIT:
+            log("still busy after %d s: going on; such runs are counted as disturbed" % MAX_WAIT)
+            return time.time() - start
 
 
 def same_file(a, b):
@@ -379,6 +409,7 @@ class Workload:
         self.verdicts = []   # (target, measured, verdict, met)
         self.extra_tables = []
         self.per_item = False
+        self.waited = 0.0
 
     def add(self, peer):
         self.peers.append(peer)
@@ -397,6 +428,7 @@ RERUNS = 3  # how many times a disturbed run is done again
 def run_workload(wl, runner, s):
     runnable = list(wl.peers)
     rounds = s.warmup + s.runs
+    wl.waited += wait_quiet("before " + wl.key)
     for r in range(rounds):
         tag = "warm-up" if r < s.warmup else "run %d/%d" % (r - s.warmup + 1, s.runs)
         k = r % len(runnable)
@@ -409,9 +441,13 @@ def run_workload(wl, runner, s):
                 res, err = runner.run(peer)
                 if err or not disturbed(res):
                     break
+                res["disturbed"] = True
+                if attempt == RERUNS:
+                    break
                 peer.reruns += 1
                 log("%s %-28s %s disturbed: %.2f s of other CPU during %.2f s; again" % (
                     wl.key, peer.label, tag, res["other_cpu_s"], res["wall_s"]))
+                wl.waited += wait_quiet("%s %s" % (wl.key, peer.label))
             if err:
                 peer.failures.append("%s: %s" % (tag, err))
                 log("%s %-28s %s FAILED: %s" % (wl.key, peer.label, tag, err))
@@ -477,6 +513,7 @@ def per_item_cost(wl, p):
 # ---------------------------------------------------------------- main
 
 def main():
+    global MAX_WAIT
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer runs and smaller workloads, for trying it out")
     ap.add_argument("--runs", type=int, help="measured runs per peer (default 5, --quick 2)")
@@ -485,9 +522,24 @@ def main():
     ap.add_argument("--doc", help="results file (default docs/benchmarks.md; with --quick WORKDIR/benchmarks.md)")
     ap.add_argument("--piperun", default=os.path.join(ROOT, "piperun"), help="the piperun binary")
     ap.add_argument("--timeout", type=int, default=900, help="seconds before one run is killed")
+    ap.add_argument("--max-wait", type=int, default=MAX_WAIT,
+                    help="seconds to wait, each time, for a machine busy with other work to be quiet (default 600)")
     ap.add_argument("--command", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
+    def stop(signum, frame):
+        p = Runner.current
+        if p is not None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        sys.stderr.write("bench: stopped by signal %d\n" % signum)
+        os._exit(128 + signum)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    MAX_WAIT = args.max_wait
     started = time.time()
     s = Settings(args.quick)
     if args.runs:
@@ -860,6 +912,7 @@ def main():
                 [piperun, wl.big_yml] + [wl.big_input] * s.w4_times, kind="piperun",
                 check=lambda peer, stdout: check_repeat(stdout, wl.big_ref, s.w4_times))
             for r in range(min(2, s.runs)):
+                wl.waited += wait_quiet("W4 flatness run")
                 res, err = runner.run(wl.big)
                 if err:
                     wl.big.failures.append(err)
@@ -1204,10 +1257,12 @@ def write_doc(doc, args, s, workloads, m, verdicts, selfchecks, elapsed, ncpu, p
             worst = max(kept, key=lambda r: r["other_cpu_s"] / max(r["wall_s"], 1e-9))
             L.append("Machine otherwise idle? CPU used by anything else during the measured runs (other "
                      "processes, the hypervisor): median %.3f s per run, at most %.3f s in a %.3f s run; "
-                     "%d run(s) were done again because something else used more than 10%% of a CPU "
-                     "(and 30 ms) during them." % (
+                     "%d run(s) were done again, after waiting for the machine to be quiet (%.0f s of waiting "
+                     "in all), because something else used more than 10%% of a CPU (and 30 ms) during them; "
+                     "%d kept run(s) were disturbed even so." % (
                          med([r["other_cpu_s"] for r in kept]), worst["other_cpu_s"], worst["wall_s"],
-                         sum(p.reruns for p in wl.peers) + (wl.big.reruns if getattr(wl, "big", None) else 0)))
+                         sum(p.reruns for p in wl.peers) + (wl.big.reruns if getattr(wl, "big", None) else 0),
+                         wl.waited, sum(1 for r in kept if r.get("disturbed"))))
             L.append("")
         for n in wl.notes:
             L.append(n)

@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "runner/engine.h"
@@ -29,6 +30,9 @@ struct pr_engine {
 	atomic_int cancel; /* stop the work in flight */
 	atomic_int done;   /* every stage has drained */
 	atomic_int failed; /* some item failed */
+	atomic_ullong items_in;
+	double t0;
+	int tick_wake[2];  /* wakes the control thread when there is no control */
 	int broken_pipe;   /* out_fd's reader went away; under the last stage's lock */
 };
 
@@ -97,27 +101,69 @@ cancel_all(struct pr_engine *e)
 			e->runs[i].ex->cancel(&e->runs[i]);
 }
 
-/* Waits for the user's signals while the run goes on: the first stops the
- * source, a second one or the end of the grace period interrupts. */
+/* Copies the counts so far into LIVE (whose stages array the caller
+ * provides), with each stage's queue; records the queues in the trace. */
+static void
+snapshot(struct pr_engine *e, struct pr_stats *live, double now)
+{
+	struct pr_stage_stats *stages = live->stages;
+
+	*live = *e->stats;
+	live->stages = stages;
+	live->items_in = atomic_load(&e->items_in);
+	live->elapsed_s = now - e->t0;
+	for (size_t i = 0; i < e->p->nstages; i++) {
+		struct pr_stage_run *sr = &e->runs[i];
+		pthread_mutex_lock(&sr->lock);
+		stages[i] = *sr->stats;
+		stages[i].queued = (unsigned)(sr->admitted - sr->released);
+		stages[i].bound = sr->bound;
+		pthread_mutex_unlock(&sr->lock);
+		if (e->o->trace != NULL)
+			pr_trace_counter(e->o->trace, (unsigned)i, now, stages[i].queued);
+	}
+}
+
+/* Runs beside the pipeline: takes the user's signals (the first stops the
+ * source, a second one or the end of the grace period interrupts), and
+ * ticks for progress and the trace's queue counters. */
 static void *
 control_main(void *arg)
 {
 	struct pr_engine *e = arg;
 	struct pr_run_control *c = e->o->control;
-	double deadline = 0;
+	double deadline = 0, tick = 0, next_tick = 0;
+	struct pr_stats live;
 
+	if (e->o->trace != NULL)
+		tick = 0.05;
+	if (e->o->progress != NULL)
+		tick = tick > 0 && tick < e->o->progress_interval ? tick : e->o->progress_interval;
+	live.stages = pr_calloc(e->p->nstages, sizeof(*live.stages));
+	next_tick = pr_now() + tick;
 	while (!atomic_load(&e->done)) {
-		struct pollfd p = { c->wake[0], POLLIN, 0 };
-		int ms = -1;
+		struct pollfd p = { c != NULL ? c->wake[0] : e->tick_wake[0], POLLIN, 0 };
+		double wait = -1, now = pr_now();
+		int ms;
 		char buf[64];
 
-		if (deadline > 0) {
-			double left = deadline - pr_now();
-			ms = left > 0 ? (int)(left * 1000) + 1 : 0;
-		}
+		if (deadline > 0)
+			wait = deadline - now;
+		if (tick > 0 && (wait < 0 || next_tick - now < wait))
+			wait = next_tick - now;
+		ms = wait < 0 && deadline == 0 && tick == 0 ? -1 : wait > 0 ? (int)(wait * 1000) + 1 : 0;
 		if (poll(&p, 1, ms) > 0)
-			while (read(c->wake[0], buf, sizeof(buf)) > 0)
+			while (read(p.fd, buf, sizeof(buf)) > 0)
 				;
+		now = pr_now();
+		if (tick > 0 && now >= next_tick) {
+			snapshot(e, &live, now);
+			if (e->o->progress != NULL)
+				e->o->progress(e->o->ud, &live);
+			next_tick = now + tick;
+		}
+		if (c == NULL)
+			continue;
 		if (atomic_load(&c->signal) && !atomic_load(&e->stop)) {
 			atomic_store(&e->stop, 1);
 			deadline = pr_now() + e->o->grace;
@@ -127,6 +173,7 @@ control_main(void *arg)
 			deadline = 0;
 		}
 	}
+	free(live.stages);
 	return NULL;
 }
 
@@ -156,21 +203,27 @@ pr_stage_run_call(struct pr_stage_run *sr, struct pr_stage_inst *inst, struct pr
 	int rc;
 
 	if (atomic_load(&sr->engine->cancel)) {
-		pr_stage_run_account(sr, item->name, 0, "interrupted", 0);
+		pr_stage_run_account(sr, item->name, 0, "interrupted", NULL);
 		return -1;
 	}
 	rc = pr_stage_try(inst, item, out, &err);
+	struct pr_slice slice = { t0, pr_now(), (long)getpid(), (long)syscall(SYS_gettid) };
 
-	pr_stage_run_account(sr, item->name, out->count - before, rc == 0 ? NULL : err,
-	                     pr_now() - t0);
+	pr_stage_run_account(sr, item->name, out->count - before, rc == 0 ? NULL : err, &slice);
 	free(err);
 	return rc;
 }
 
 void
 pr_stage_run_account(struct pr_stage_run *sr, const char *name, size_t nout, const char *err,
-                     double busy)
+                     const struct pr_slice *slice)
 {
+	double busy = slice != NULL ? slice->end - slice->start : 0;
+	struct pr_trace *trace = sr->engine->o->trace;
+
+	if (trace != NULL && slice != NULL)
+		pr_trace_slice(trace, (unsigned)(sr->conf - sr->engine_pipeline->stages), name,
+		               slice->start, slice->end, slice->pid, slice->tid, err != NULL);
 	struct pr_stage_stats *st = sr->stats;
 
 	int interrupted = err != NULL && atomic_load(&sr->engine->cancel);
@@ -302,7 +355,7 @@ stats_init(struct pr_engine *e)
 enum pr_run_status
 pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct pr_stats *stats)
 {
-	struct pr_engine e = { .p = p, .o = o, .stats = stats };
+	struct pr_engine e = { .p = p, .o = o, .stats = stats, .t0 = pr_now() };
 	struct pr_source *src = NULL;
 	pthread_t control;
 	int controlled = 0;
@@ -337,10 +390,14 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 			goto stop;
 		}
 	}
-	if (o->control != NULL && pr_thread_start(&control, control_main, &e) == 0)
-		controlled = 1;
 	src = pr_source_open(&p->input, warn_cb, &e);
 	pr_source_stop_on(src, &e.stop);
+	stats->items_total = pr_source_total(src);
+	e.tick_wake[0] = e.tick_wake[1] = -1;
+	if ((o->control != NULL || o->progress != NULL || o->trace != NULL) &&
+	    (o->control != NULL || pipe2(e.tick_wake, O_CLOEXEC | O_NONBLOCK) == 0) &&
+	    pr_thread_start(&control, control_main, &e) == 0)
+		controlled = 1;
 	while (!e.stop) {
 		struct pr_item *item;
 		int rc = pr_source_next(src, &item, &err);
@@ -352,15 +409,19 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 			e.failed = 1;
 			break;
 		}
-		stats->items_in++;
+		atomic_fetch_add(&e.items_in, 1);
 		submit(&e.runs[0], item);
 	}
 	for (size_t i = 0; i < p->nstages; i++)
 		e.runs[i].ex->drain(&e.runs[i]);
 	if (controlled) {
 		atomic_store(&e.done, 1);
-		(void)!write(o->control->wake[1], "", 1);
+		(void)!write(o->control != NULL ? o->control->wake[1] : e.tick_wake[1], "", 1);
 		pthread_join(control, NULL);
+	}
+	if (e.tick_wake[0] >= 0) {
+		close(e.tick_wake[0]);
+		close(e.tick_wake[1]);
 	}
 stop:
 	for (size_t i = 0; i < started; i++)
@@ -372,6 +433,7 @@ stop:
 	}
 	pr_source_close(src);
 	free(e.runs);
+	stats->items_in = atomic_load(&e.items_in);
 	stats->elapsed_s = pr_now() - t0;
 	if (pr_stats_check(stats, &bad) < 0) {
 		message(&e, "piperun: internal error: the counts of stage '%s' do not add up",

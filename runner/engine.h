@@ -9,6 +9,7 @@
 
 #include "runner/pipeline.h"
 #include "runner/stats.h"
+#include "runner/trace.h"
 
 /*
  * How the user's signals reach a run.  The signal handler calls
@@ -39,6 +40,11 @@ struct pr_run_opts {
 	void *ud;
 	struct pr_run_control *control; /* may be NULL */
 	double grace;                   /* seconds in-flight items get after a signal */
+	struct pr_trace *trace;         /* filled when not NULL */
+	/* Called every progress_interval seconds from another thread with the
+	 * counts so far; may be NULL. */
+	void (*progress)(void *ud, const struct pr_stats *live);
+	double progress_interval;
 };
 
 enum pr_run_status {

@@ -241,8 +241,10 @@ receive_one(struct proc *w, struct pr_item *item, double deadline)
 		free(data);
 		if (status != 0)
 			pr_item_list_clear(&results);
+		double end = pr_now();
+		struct pr_slice slice = { end - (double)busy_us / 1e6, end, (long)w->pid, (long)w->pid };
 		pr_stage_run_account(sr, item->name, results.count,
-		                     status == 0 ? NULL : msg ? msg : "failed", (double)busy_us / 1e6);
+		                     status == 0 ? NULL : msg ? msg : "failed", &slice);
 		free(msg);
 		pr_stage_run_deliver(sr, item->seq, &results);
 		return 1;
@@ -286,7 +288,7 @@ proc_feeder(void *arg)
 			struct pr_item *it;
 			while ((it = pr_item_list_pop(&batch)) != NULL) {
 				struct pr_item_list none = { 0 };
-				pr_stage_run_account(sr, it->name, 0, "no worker process could be started", 0);
+				pr_stage_run_account(sr, it->name, 0, "no worker process could be started", NULL);
 				pr_stage_run_deliver(sr, it->seq, &none);
 				pr_item_free(it);
 			}
@@ -317,7 +319,7 @@ proc_feeder(void *arg)
 		}
 		struct pr_item_list none = { 0 };
 		it = pr_item_list_pop(&batch);
-		pr_stage_run_account(sr, it->name, 0, how, 0);
+		pr_stage_run_account(sr, it->name, 0, how, NULL);
 		pr_stage_run_deliver(sr, it->seq, &none);
 		pr_item_free(it);
 		free(how);

@@ -92,11 +92,15 @@ int pr_stage_run_call(struct pr_stage_run *sr, struct pr_stage_inst *inst, struc
  * Counts one finished item of SR: ok (emitting NOUT items) when ERR is
  * NULL, else failed, which is reported with ERR and stops the run unless
  * the stage skips failures; but an item that fails while the run is being
- * interrupted counts as interrupted, without a message.  BUSY is the
- * seconds spent on it.
+ * interrupted counts as interrupted, without a message.  SLICE says when
+ * and where it ran (NULL: it did not run).
  */
+struct pr_slice {
+	double start, end; /* pr_now() seconds */
+	long pid, tid;     /* the worker's process and thread */
+};
 void pr_stage_run_account(struct pr_stage_run *sr, const char *name, size_t nout,
-                          const char *err, double busy);
+                          const char *err, const struct pr_slice *slice);
 
 /* 1 once the run is being interrupted: work in flight should stop. */
 int pr_stage_run_cancelled(const struct pr_stage_run *sr);

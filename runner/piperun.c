@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "runner/engine.h"
 #include "runner/loader.h"
 #include "runner/plan.h"
+#include "runner/progress.h"
 #include "runner/units.h"
 #include "runner/worker.h"
 #include "stages/stages.h"
@@ -32,6 +34,10 @@ enum {
 	OPT_STATS,
 	OPT_LIST_STAGES,
 	OPT_GRACE,
+	OPT_PROGRESS,
+	OPT_NO_PROGRESS,
+	OPT_TRACE,
+	OPT_TIMELINE,
 };
 
 static const struct option long_options[] = {
@@ -44,6 +50,10 @@ static const struct option long_options[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "list-stages", no_argument, NULL, OPT_LIST_STAGES },
 	{ "grace", required_argument, NULL, OPT_GRACE },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "trace", required_argument, NULL, OPT_TRACE },
+	{ "timeline", required_argument, NULL, OPT_TIMELINE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -57,11 +67,16 @@ static const char usage_text[] =
 	"      --sync          run every stage sequentially in one thread\n"
 	"  -n, --check         validate the pipeline file and exit\n"
 	"      --plan          print how each stage will run and exit\n"
+	"      --progress      show live progress on stderr (default: when a terminal)\n"
+	"      --no-progress   never show live progress\n"
 	"      --stats FILE    write per-stage statistics as JSON to FILE\n"
+	"      --trace FILE    write a Chrome trace-event JSON timeline to FILE\n"
+	"      --timeline FILE write the timeline as an SVG picture to FILE\n"
 	"      --grace TIME    after SIGINT or SIGTERM, let items in flight finish\n"
 	"                      for TIME (default 10s) before interrupting them\n"
 	"  -q, --quiet         do not name failed items on stderr\n"
-	"  -v, --verbose       print a summary at the end of the run\n"
+	"  -v, --verbose       print the summary at the end of the run (default: when\n"
+	"                      stderr is a terminal)\n"
 	"      --list-stages   list the built-in stages\n"
 	"  -h, --help          show this help and exit\n"
 	"  -V, --version       show the version and exit\n"
@@ -72,10 +87,26 @@ static const char usage_text[] =
 
 struct cli {
 	int quiet, verbose, check, plan, sync;
+	int progress; /* 1 on, 0 off, -1 when stderr is a terminal */
 	unsigned jobs;
 	double grace;
-	const char *stats;
+	const char *stats, *trace, *timeline;
 };
+
+/* stderr is shared by failure lines (from any thread) and the progress
+ * display (from the engine's control thread): one at a time, whole lines. */
+static pthread_mutex_t stderr_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pr_progress progress;
+static int progress_on;
+
+static void
+draw_progress(void *ud, const struct pr_stats *live)
+{
+	(void)ud;
+	pthread_mutex_lock(&stderr_lock);
+	pr_progress_draw(&progress, live);
+	pthread_mutex_unlock(&stderr_lock);
+}
 
 /* The user's signals, as the handler records them for the engine. */
 static struct pr_run_control control;
@@ -110,8 +141,37 @@ print_line(void *ud, const char *line)
 {
 	const struct cli *cli = ud;
 
-	if (!cli->quiet)
-		fprintf(stderr, "%s\n", line);
+	if (cli->quiet)
+		return;
+	pthread_mutex_lock(&stderr_lock);
+	if (progress_on)
+		pr_progress_erase(&progress); /* redrawn at the next tick */
+	fprintf(stderr, "%s\n", line);
+	pthread_mutex_unlock(&stderr_lock);
+}
+
+/* Opens FILE for writing an output of the run, or says why not. */
+static FILE *
+open_output(const char *file)
+{
+	FILE *f = fopen(file, "w");
+
+	if (f == NULL)
+		fprintf(stderr, "piperun: %s: %s\n", file, strerror(errno));
+	return f;
+}
+
+/* Closes F after WRITE_RC; says when FILE could not be written. */
+static int
+close_output(FILE *f, const char *file, int write_rc)
+{
+	if (f == NULL)
+		return 0;
+	if (write_rc < 0 || fclose(f) != 0) {
+		fprintf(stderr, "piperun: %s: cannot write it\n", file);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -141,7 +201,7 @@ run(const struct cli *cli, const char *file, char *const *inputs, size_t ninputs
 	struct pr_stats stats;
 	struct pr_pipeline *p;
 	struct pr_diag d;
-	FILE *stats_file = NULL;
+	FILE *stats_file = NULL, *trace_file = NULL, *timeline_file = NULL;
 	enum pr_run_status status;
 	int rc;
 
@@ -163,17 +223,37 @@ run(const struct cli *cli, const char *file, char *const *inputs, size_t ninputs
 		pr_pipeline_free(p);
 		return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
 	}
-	if (cli->stats != NULL && (stats_file = fopen(cli->stats, "w")) == NULL) {
-		fprintf(stderr, "piperun: %s: %s\n", cli->stats, strerror(errno));
+	/* Every output file opens before the run, so a wrong path costs nothing. */
+	if ((cli->stats != NULL && (stats_file = open_output(cli->stats)) == NULL) ||
+	    (cli->trace != NULL && (trace_file = open_output(cli->trace)) == NULL) ||
+	    (cli->timeline != NULL && (timeline_file = open_output(cli->timeline)) == NULL)) {
+		if (stats_file != NULL)
+			fclose(stats_file);
+		if (trace_file != NULL)
+			fclose(trace_file);
 		pr_pipeline_free(p);
 		return EXIT_USAGE;
+	}
+	if (trace_file != NULL || timeline_file != NULL)
+		ro.trace = pr_trace_new(p);
+	progress_on = !cli->quiet && (cli->progress == 1 ||
+	                              (cli->progress < 0 && isatty(STDERR_FILENO)));
+	if (progress_on) {
+		pr_progress_init(&progress, stderr, p->nstages);
+		ro.progress = draw_progress;
+		ro.progress_interval = 0.25;
 	}
 	if (pr_run_control_init(&control) == 0) {
 		ro.control = &control;
 		catch_signals();
 	}
 	status = pr_engine_run(p, &ro, &stats);
-	if (cli->verbose || (status == PR_RUN_INTERRUPTED && isatty(STDERR_FILENO)))
+	if (progress_on) {
+		pr_progress_erase(&progress);
+		pr_progress_free(&progress);
+		progress_on = 0;
+	}
+	if (cli->verbose || (!cli->quiet && isatty(STDERR_FILENO)))
 		pr_stats_write_summary(&stats, stderr);
 	switch (status) {
 	case PR_RUN_OK:
@@ -188,13 +268,16 @@ run(const struct cli *cli, const char *file, char *const *inputs, size_t ninputs
 	default:
 		rc = EXIT_FAILED;
 	}
-	if (stats_file != NULL) {
-		if (pr_stats_write_json(&stats, stats_file) < 0 || fclose(stats_file) != 0) {
-			fprintf(stderr, "piperun: %s: cannot write the statistics\n", cli->stats);
-			if (rc == EXIT_OK)
-				rc = EXIT_FAILED;
-		}
+	if (close_output(stats_file, cli->stats,
+	                 stats_file ? pr_stats_write_json(&stats, stats_file) : 0) < 0 ||
+	    close_output(trace_file, cli->trace,
+	                 trace_file ? pr_trace_write_json(ro.trace, trace_file) : 0) < 0 ||
+	    close_output(timeline_file, cli->timeline,
+	                 timeline_file ? pr_trace_write_svg(ro.trace, timeline_file) : 0) < 0) {
+		if (rc == EXIT_OK)
+			rc = EXIT_FAILED;
 	}
+	pr_trace_free(ro.trace);
 	pr_run_stats_free(&stats);
 	pr_pipeline_free(p);
 	return rc;
@@ -203,7 +286,7 @@ run(const struct cli *cli, const char *file, char *const *inputs, size_t ninputs
 int
 main(int argc, char **argv)
 {
-	struct cli cli = { .grace = 10 };
+	struct cli cli = { .grace = 10, .progress = -1 };
 	int c;
 
 	/* Before any thread: a write to a closed pipe (standard output, a
@@ -241,6 +324,18 @@ main(int argc, char **argv)
 			break;
 		case OPT_STATS:
 			cli.stats = optarg;
+			break;
+		case OPT_PROGRESS:
+			cli.progress = 1;
+			break;
+		case OPT_NO_PROGRESS:
+			cli.progress = 0;
+			break;
+		case OPT_TRACE:
+			cli.trace = optarg;
+			break;
+		case OPT_TIMELINE:
+			cli.timeline = optarg;
 			break;
 		case OPT_GRACE:
 			if (pr_parse_duration(optarg, &cli.grace) < 0)

@@ -362,6 +362,12 @@ pr_source_next(struct pr_source *s, struct pr_item **item, char **err)
 	}
 }
 
+uint64_t
+pr_source_total(const struct pr_source *s)
+{
+	return s->in->type == PR_INPUT_GLOB || s->in->type == PR_INPUT_FILES ? s->count : 0;
+}
+
 void
 pr_source_stop_on(struct pr_source *s, const atomic_int *stop)
 {

@@ -30,6 +30,10 @@ struct pr_source *pr_source_open(const struct pr_input *in, pr_warn_fn *warn, vo
  */
 int pr_source_next(struct pr_source *s, struct pr_item **item, char **err);
 
+/* The number of items the source will produce when known (globs and
+ * files), else 0. */
+uint64_t pr_source_total(const struct pr_source *s);
+
 /* Makes a read interrupted by a signal end the source once *STOP is set. */
 void pr_source_stop_on(struct pr_source *s, const atomic_int *stop);
 

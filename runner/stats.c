@@ -53,19 +53,39 @@ pr_stats_write_json(const struct pr_stats *s, FILE *f)
 	return ferror(f) ? -1 : 0;
 }
 
+/* The share of its workers' time a stage spent working. */
+static double
+utilisation(const struct pr_stats *s, const struct pr_stage_stats *t)
+{
+	double u = s->elapsed_s > 0 && t->workers > 0 ? t->busy_s / (s->elapsed_s * t->workers) : 0;
+
+	return u > 1 ? 1 : u;
+}
+
 void
 pr_stats_write_summary(const struct pr_stats *s, FILE *f)
 {
+	size_t bottleneck = 0;
+
 	fprintf(f, "piperun: %s: %s in %.3fs, %" PRIu64 " items in, %" PRIu64 " out\n", s->pipeline,
 	        s->status, s->elapsed_s, s->items_in, s->items_out);
+	fprintf(f, "piperun:   %-12s %-4s %-10s %7s %8s %8s %8s %6s %6s %10s %10s %8s %8s %5s\n",
+	        "stage", "kind", "executor", "workers", "in", "out", "filtered", "failed", "intr",
+	        "bytes in", "bytes out", "busy", "wait", "util");
 	for (size_t i = 0; i < s->nstages; i++) {
 		const struct pr_stage_stats *t = &s->stages[i];
 		fprintf(f,
-		        "piperun:   %-12s %-4s %-10s in %" PRIu64 " out %" PRIu64 " filtered %" PRIu64
-		        " failed %" PRIu64 " interrupted %" PRIu64 " busy %.3fs\n",
-		        t->name, t->kind, t->executor, t->in, t->out, t->filtered, t->failed,
-		        t->interrupted, t->busy_s);
+		        "piperun:   %-12s %-4s %-10s %7u %8" PRIu64 " %8" PRIu64 " %8" PRIu64
+		        " %6" PRIu64 " %6" PRIu64 " %10" PRIu64 " %10" PRIu64 " %7.3fs %7.3fs %4.0f%%\n",
+		        t->name, t->kind, t->executor, t->workers, t->in, t->out, t->filtered, t->failed,
+		        t->interrupted, t->bytes_in, t->bytes_out, t->busy_s, t->wait_s,
+		        utilisation(s, t) * 100);
+		if (utilisation(s, t) > utilisation(s, &s->stages[bottleneck]))
+			bottleneck = i;
 	}
+	if (s->nstages > 1 && s->elapsed_s > 0)
+		fprintf(f, "piperun:   bottleneck: %s (its workers were busy %.0f%% of the time)\n",
+		        s->stages[bottleneck].name, utilisation(s, &s->stages[bottleneck]) * 100);
 }
 
 int

@@ -20,6 +20,7 @@ struct pr_stage_stats {
 	uint64_t in, out, ok, filtered, failed, interrupted;
 	uint64_t bytes_in, bytes_out;
 	double busy_s, wait_s;
+	unsigned queued, bound; /* items in the stage now, and at most (progress) */
 };
 
 struct pr_stats {
@@ -28,6 +29,7 @@ struct pr_stats {
 	double elapsed_s;
 	uint64_t items_in;   /* items the source produced */
 	uint64_t items_out;  /* items written to standard output */
+	uint64_t items_total; /* items the source will produce, 0 when unknown */
 	struct pr_stage_stats *stages;
 	size_t nstages;
 };

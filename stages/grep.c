@@ -63,8 +63,8 @@ grep_process(void *state, const struct piperun_host *host, const struct piperun_
              struct piperun_out *out)
 {
 	const struct grep_state *g = state;
-	const unsigned char *p = item->data, *end = item->data + item->len;
-	unsigned char *buf, *w;
+	const unsigned char *p, *end;
+	unsigned char *buf, *w, *text;
 
 	/* Kept lines, each with a newline: at most the input and one more byte. */
 	buf = host->alloc(item->len + 1);
@@ -72,6 +72,20 @@ grep_process(void *state, const struct piperun_host *host, const struct piperun_
 		host->item_error(out, "out of memory");
 		return -1;
 	}
+	/* A copy ending in NUL: regexec() gets each line by offsets
+	 * (REG_STARTEND), but some of its callers' tools (sanitizers) still
+	 * look for the end of the string. */
+	text = host->alloc(item->len + 1);
+	if (text == NULL) {
+		host->release(buf);
+		host->item_error(out, "out of memory");
+		return -1;
+	}
+	if (item->len > 0)
+		memcpy(text, item->data, item->len);
+	text[item->len] = '\0';
+	p = text;
+	end = text + item->len;
 	w = buf;
 	while (p < end) {
 		const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -88,6 +102,7 @@ grep_process(void *state, const struct piperun_host *host, const struct piperun_
 		}
 		p = nl != NULL ? nl + 1 : end;
 	}
+	host->release(text);
 	if (w == buf) {
 		host->release(buf);
 		return 0;

@@ -27,7 +27,8 @@ run(const char *command, const char *name, const char *data, int *rc, char **err
 	}
 	*rc = test_stage_run(&t, name, NULL, data, strlen(data), &out, err);
 	if (out.head != NULL)
-		got = strndup((const char *)out.head->data, out.head->len);
+		got = out.head->len > 0 ? strndup((const char *)out.head->data, out.head->len)
+		                        : strdup("");
 	pr_item_list_clear(&out);
 	test_stage_close(&t);
 	return got;
