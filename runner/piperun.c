@@ -21,6 +21,9 @@
 #include "runner/worker.h"
 #include "stages/stages.h"
 
+/* The JSON Schema of the pipeline format (runner/schema.json). */
+extern const char pr_schema_json[];
+
 enum {
 	EXIT_OK = 0,
 	EXIT_FAILED = 1,
@@ -38,6 +41,7 @@ enum {
 	OPT_NO_PROGRESS,
 	OPT_TRACE,
 	OPT_TIMELINE,
+	OPT_SCHEMA,
 };
 
 static const struct option long_options[] = {
@@ -54,6 +58,7 @@ static const struct option long_options[] = {
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "trace", required_argument, NULL, OPT_TRACE },
 	{ "timeline", required_argument, NULL, OPT_TIMELINE },
+	{ "schema", no_argument, NULL, OPT_SCHEMA },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -78,6 +83,7 @@ static const char usage_text[] =
 	"  -v, --verbose       print the summary at the end of the run (default: when\n"
 	"                      stderr is a terminal)\n"
 	"      --list-stages   list the built-in stages\n"
+	"      --schema        print a JSON Schema of the pipeline format\n"
 	"  -h, --help          show this help and exit\n"
 	"  -V, --version       show the version and exit\n"
 	"\n"
@@ -348,6 +354,9 @@ main(int argc, char **argv)
 		case 'v':
 			cli.verbose = 1;
 			break;
+		case OPT_SCHEMA:
+			fputs(pr_schema_json, stdout);
+			return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
 		case OPT_LIST_STAGES:
 			list_stages();
 			return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
