@@ -21,6 +21,9 @@
 #include "runner/source.h"
 #include "runner/util.h"
 
+#define SINK_BUFFER (64 * 1024)
+#define SINK_DELAY  0.05 /* seconds output may wait in the sink's buffer */
+
 struct pr_engine {
 	const struct pr_pipeline *p;
 	const struct pr_run_opts *o;
@@ -31,6 +34,9 @@ struct pr_engine {
 	atomic_int done;   /* every stage has drained */
 	atomic_int failed; /* some item failed */
 	atomic_ullong items_in;
+	unsigned char *out; /* the sink's buffer; under the last stage's lock */
+	size_t outlen;
+	double flushed;
 	double t0;
 	int tick_wake[2];  /* wakes the control thread when there is no control */
 	int broken_pipe;   /* out_fd's reader went away; under the last stage's lock */
@@ -101,14 +107,20 @@ cancel_all(struct pr_engine *e)
 			e->runs[i].ex->cancel(&e->runs[i]);
 }
 
+static void sink_flush(struct pr_engine *e);
+
 /* Copies the counts so far into LIVE (whose stages array the caller
  * provides), with each stage's queue; records the queues in the trace. */
 static void
 snapshot(struct pr_engine *e, struct pr_stats *live, double now)
 {
 	struct pr_stage_stats *stages = live->stages;
+	struct pr_stage_run *last = &e->runs[e->p->nstages - 1];
 
+	/* items_out belongs to the sink, under the last stage's lock. */
+	pthread_mutex_lock(&last->lock);
 	*live = *e->stats;
+	pthread_mutex_unlock(&last->lock);
 	live->stages = stages;
 	live->items_in = atomic_load(&e->items_in);
 	live->elapsed_s = now - e->t0;
@@ -132,11 +144,10 @@ control_main(void *arg)
 {
 	struct pr_engine *e = arg;
 	struct pr_run_control *c = e->o->control;
-	double deadline = 0, tick = 0, next_tick = 0;
+	double deadline = 0, tick = 0, next_tick = 0, next_progress = 0;
 	struct pr_stats live;
 
-	if (e->o->trace != NULL)
-		tick = 0.05;
+	tick = SINK_DELAY;
 	if (e->o->progress != NULL)
 		tick = tick > 0 && tick < e->o->progress_interval ? tick : e->o->progress_interval;
 	live.stages = pr_calloc(e->p->nstages, sizeof(*live.stages));
@@ -157,9 +168,18 @@ control_main(void *arg)
 				;
 		now = pr_now();
 		if (tick > 0 && now >= next_tick) {
-			snapshot(e, &live, now);
-			if (e->o->progress != NULL)
-				e->o->progress(e->o->ud, &live);
+			struct pr_stage_run *last = &e->runs[e->p->nstages - 1];
+			pthread_mutex_lock(&last->lock);
+			if (e->outlen > 0 && now - e->flushed >= SINK_DELAY)
+				sink_flush(e);
+			pthread_mutex_unlock(&last->lock);
+			if (e->o->trace != NULL || (e->o->progress != NULL && now >= next_progress)) {
+				snapshot(e, &live, now);
+				if (e->o->progress != NULL && now >= next_progress) {
+					e->o->progress(e->o->ud, &live);
+					next_progress = now + e->o->progress_interval;
+				}
+			}
 			next_tick = now + tick;
 		}
 		if (c == NULL)
@@ -262,19 +282,48 @@ pr_stage_run_waited(struct pr_stage_run *sr, double wait)
 	pthread_mutex_unlock(&sr->lock);
 }
 
+/* Writes LEN bytes at P to standard output; a closed pipe ends the run. */
+static void
+sink_write(struct pr_engine *e, const void *p, size_t len)
+{
+	int rc;
+
+	if (e->broken_pipe || len == 0)
+		return;
+	rc = pr_write_all(e->o->out_fd, p, len);
+	if (rc == -EPIPE) {
+		e->broken_pipe = 1;
+		e->stop = 1;
+	} else if (rc < 0) {
+		message(e, "piperun: standard output: %s", strerror(-rc));
+		e->failed = 1;
+		e->stop = 1;
+	}
+}
+
+/* Writes what the sink holds.  Called with the last stage's lock held. */
+static void
+sink_flush(struct pr_engine *e)
+{
+	sink_write(e, e->out, e->outlen);
+	e->outlen = 0;
+	e->flushed = pr_now();
+}
+
+/* Takes an item that left the last stage.  Small items gather in a buffer
+ * that is written when full, every few hundredths of a second (by the
+ * control thread) and at the end; one large item is written as it is.
+ * Called with the last stage's lock held. */
 static void
 sink(struct pr_engine *e, struct pr_item *item)
 {
-	if (!e->broken_pipe && item->len > 0) {
-		int rc = pr_write_all(e->o->out_fd, item->data, item->len);
-		if (rc == -EPIPE) {
-			e->broken_pipe = 1;
-			e->stop = 1;
-		} else if (rc < 0) {
-			message(e, "piperun: standard output: %s", strerror(-rc));
-			e->failed = 1;
-			e->stop = 1;
-		}
+	if (e->outlen + item->len > SINK_BUFFER)
+		sink_flush(e);
+	if (item->len >= SINK_BUFFER)
+		sink_write(e, item->data, item->len);
+	else if (item->len > 0) {
+		memcpy(e->out + e->outlen, item->data, item->len);
+		e->outlen += item->len;
 	}
 	if (!e->broken_pipe)
 		e->stats->items_out++;
@@ -287,8 +336,16 @@ static void
 submit(struct pr_stage_run *sr, struct pr_item *item)
 {
 	pthread_mutex_lock(&sr->lock);
-	while (sr->admitted - sr->released >= sr->bound)
+	/* Up to a bound of items, and of bytes; but every worker may always
+	 * have one item and one more waiting, whatever their size. */
+	while (sr->admitted - sr->released >= sr->bound ||
+	       (sr->admitted - sr->released > sr->workers &&
+	        sr->held_bytes + item->len > sr->bound_bytes)) {
+		sr->waiting++;
 		pthread_cond_wait(&sr->room, &sr->lock);
+		sr->waiting--;
+	}
+	sr->held_bytes += item->len;
 	sr->admitted++;
 	item->seq = sr->seq_in++;
 	sr->stats->in++;
@@ -305,8 +362,10 @@ forward(struct pr_stage_run *sr, struct pr_item_list *list)
 	struct pr_item *item;
 
 	sr->released++;
-	pthread_cond_broadcast(&sr->room);
+	/* A full stage refills once it has half emptied: one wake-up for
+	 * many items, not one each. */
 	while ((item = pr_item_list_pop(list)) != NULL) {
+		sr->held_bytes -= item->len;
 		sr->stats->out++;
 		sr->stats->bytes_out += item->len;
 		if (sr->next != NULL)
@@ -314,14 +373,22 @@ forward(struct pr_stage_run *sr, struct pr_item_list *list)
 		else
 			sink(sr->engine, item);
 	}
+	if (sr->waiting > 0 && sr->admitted - sr->released <= sr->bound / 2 &&
+	    sr->held_bytes <= sr->bound_bytes / 2)
+		pthread_cond_broadcast(&sr->room);
 }
 
 void
-pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, struct pr_item_list *results)
+pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, size_t in_len,
+                     struct pr_item_list *results)
 {
 	struct pr_item_list ready;
 
 	pthread_mutex_lock(&sr->lock);
+	/* The input is gone; its results are held until they leave. */
+	sr->held_bytes -= in_len;
+	for (struct pr_item *it = results->head; it != NULL; it = it->next)
+		sr->held_bytes += it->len;
 	if (sr->engine->p->order == PR_ORDER_ANY) {
 		forward(sr, results);
 	} else {
@@ -373,6 +440,7 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 		sr->ex = pr_executor_for(sr->conf, o->sync);
 		sr->workers = pr_workers_for(sr->conf, o->jobs, o->sync);
 		sr->bound = pr_bound_for(sr->workers);
+		sr->bound_bytes = pr_bound_bytes_for(sr->workers);
 		sr->next = i + 1 < p->nstages ? &e.runs[i + 1] : NULL;
 		pr_reorder_init(&sr->reorder);
 		pthread_mutex_init(&sr->lock, NULL);
@@ -394,8 +462,9 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 	pr_source_stop_on(src, &e.stop);
 	stats->items_total = pr_source_total(src);
 	e.tick_wake[0] = e.tick_wake[1] = -1;
-	if ((o->control != NULL || o->progress != NULL || o->trace != NULL) &&
-	    (o->control != NULL || pipe2(e.tick_wake, O_CLOEXEC | O_NONBLOCK) == 0) &&
+	e.out = pr_malloc(SINK_BUFFER);
+	e.flushed = pr_now();
+	if ((o->control != NULL || pipe2(e.tick_wake, O_CLOEXEC | O_NONBLOCK) == 0) &&
 	    pr_thread_start(&control, control_main, &e) == 0)
 		controlled = 1;
 	while (!e.stop) {
@@ -415,6 +484,10 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 	for (size_t i = 0; i < p->nstages; i++)
 		e.runs[i].ex->drain(&e.runs[i]);
 	if (controlled) {
+		struct pr_stage_run *last = &e.runs[p->nstages - 1];
+		pthread_mutex_lock(&last->lock);
+		sink_flush(&e);
+		pthread_mutex_unlock(&last->lock);
 		atomic_store(&e.done, 1);
 		(void)!write(o->control != NULL ? o->control->wake[1] : e.tick_wake[1], "", 1);
 		pthread_join(control, NULL);
@@ -432,6 +505,9 @@ stop:
 		pthread_mutex_destroy(&e.runs[i].lock);
 	}
 	pr_source_close(src);
+	if (!controlled)
+		sink_flush(&e);
+	free(e.out);
 	free(e.runs);
 	stats->items_in = atomic_load(&e.items_in);
 	stats->elapsed_s = pr_now() - t0;

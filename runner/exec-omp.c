@@ -48,8 +48,9 @@ omp_dispatch(void *arg)
 			pr_stage_run_call(sr, o->inst, items[i], &results[i]);
 		for (size_t i = 0; i < n; i++) {
 			uint64_t seq = items[i]->seq;
+			size_t len = items[i]->len;
 			pr_item_free(items[i]);
-			pr_stage_run_deliver(sr, seq, &results[i]);
+			pr_stage_run_deliver(sr, seq, len, &results[i]);
 		}
 	}
 	free(items);

@@ -31,13 +31,14 @@
 
 extern char **environ;
 
-#define BATCH_ITEMS 16
-#define BATCH_BYTES (32 * 1024) /* well below a socket's buffer: sending never blocks */
+#define BATCH_ITEMS 256
+#define BATCH_BYTES (64 * 1024) /* well below a socket's buffer: sending never blocks */
 
 struct proc {
 	struct procs *procs;
 	pid_t pid;
 	int fd;
+	struct pr_conn conn;
 	pthread_t thread;
 	int running;
 };
@@ -97,11 +98,14 @@ proc_spawn(struct proc *w, char **err)
 		return -1;
 	}
 	w->fd = sv[0];
+	pr_conn_init(&w->conn, w->fd);
 	pr_buf_str(&meta, p->file);
 	pr_buf_u64(&meta, (uint64_t)ps->stage_index);
-	rc = pr_frame_send(w->fd, PR_FRAME_HELLO, &meta, p->text, p->text_len);
+	rc = pr_conn_send(&w->conn, PR_FRAME_HELLO, &meta, p->text, p->text_len);
+	if (rc == 0)
+		rc = pr_conn_flush(&w->conn);
 	free(meta.p);
-	if (rc == 0 && pr_frame_recv(w->fd, &type, &m, &ml, &d, &dl) > 0) {
+	if (rc == 0 && pr_conn_recv(&w->conn, &type, &m, &ml, &d, &dl) > 0) {
 		free(d);
 		if (type == PR_FRAME_READY) {
 			free(m);
@@ -118,6 +122,7 @@ proc_spawn(struct proc *w, char **err)
 		                   ps->sr->conf->name);
 	close(w->fd);
 	w->fd = -1;
+	pr_conn_free(&w->conn);
 	waitpid(w->pid, NULL, 0);
 	pthread_mutex_lock(&ps->lock);
 	w->pid = -1;
@@ -135,6 +140,7 @@ proc_reap(struct proc *w)
 	if (w->fd >= 0)
 		close(w->fd);
 	w->fd = -1;
+	pr_conn_free(&w->conn);
 	if (w->pid <= 0)
 		return pr_strdup("no worker");
 	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
@@ -163,10 +169,10 @@ send_batch(struct proc *w, struct pr_item_list *items)
 		pr_buf_u64(&meta, it->seq);
 		pr_buf_str(&meta, it->name);
 		pr_buf_str(&meta, it->path);
-		rc = pr_frame_send(w->fd, PR_FRAME_ITEM, &meta, it->data, it->len);
+		rc = pr_conn_send(&w->conn, PR_FRAME_ITEM, &meta, it->data, it->len);
 	}
 	free(meta.p);
-	return rc;
+	return rc == 0 ? pr_conn_flush(&w->conn) : rc;
 }
 
 /* Waits until the worker has something to say, or DEADLINE (0: none).
@@ -206,11 +212,11 @@ receive_one(struct proc *w, struct pr_item *item, double deadline)
 		uint32_t type;
 		struct pr_rd r;
 
-		if (!wait_readable(w->fd, deadline)) {
+		if (pr_conn_buffered(&w->conn) == 0 && !wait_readable(w->fd, deadline)) {
 			pr_item_list_clear(&results);
 			return -1;
 		}
-		if (pr_frame_recv(w->fd, &type, &meta, &ml, &data, &dl) <= 0) {
+		if (pr_conn_recv(&w->conn, &type, &meta, &ml, &data, &dl) <= 0) {
 			pr_item_list_clear(&results);
 			return 0;
 		}
@@ -246,7 +252,7 @@ receive_one(struct proc *w, struct pr_item *item, double deadline)
 		pr_stage_run_account(sr, item->name, results.count,
 		                     status == 0 ? NULL : msg ? msg : "failed", &slice);
 		free(msg);
-		pr_stage_run_deliver(sr, item->seq, &results);
+		pr_stage_run_deliver(sr, item->seq, item->len, &results);
 		return 1;
 	}
 }
@@ -289,7 +295,7 @@ proc_feeder(void *arg)
 			while ((it = pr_item_list_pop(&batch)) != NULL) {
 				struct pr_item_list none = { 0 };
 				pr_stage_run_account(sr, it->name, 0, "no worker process could be started", NULL);
-				pr_stage_run_deliver(sr, it->seq, &none);
+				pr_stage_run_deliver(sr, it->seq, it->len, &none);
 				pr_item_free(it);
 			}
 			continue;
@@ -320,7 +326,7 @@ proc_feeder(void *arg)
 		struct pr_item_list none = { 0 };
 		it = pr_item_list_pop(&batch);
 		pr_stage_run_account(sr, it->name, 0, how, NULL);
-		pr_stage_run_deliver(sr, it->seq, &none);
+		pr_stage_run_deliver(sr, it->seq, it->len, &none);
 		pr_item_free(it);
 		free(how);
 		char *err = NULL;

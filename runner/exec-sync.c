@@ -18,10 +18,11 @@ sync_submit(struct pr_stage_run *sr, struct pr_item *item)
 {
 	struct pr_item_list results = { 0 };
 	uint64_t seq = item->seq;
+	size_t len = item->len;
 
 	pr_stage_run_call(sr, sr->ex_data, item, &results);
 	pr_item_free(item);
-	pr_stage_run_deliver(sr, seq, &results);
+	pr_stage_run_deliver(sr, seq, len, &results);
 }
 
 static void

@@ -21,6 +21,7 @@ struct pool {
 	struct pr_queue queue;
 	pthread_t *threads;
 	unsigned nthreads;         /* started */
+	unsigned nthreads_max;     /* to start */
 	struct pr_stage_inst **insts;
 	unsigned ninsts;
 };
@@ -38,15 +39,21 @@ pool_worker(void *arg)
 	struct pr_item_list batch = { 0 };
 	double waited;
 
-	while (pr_queue_pop(&pool->queue, 1, 1, &batch, &waited) > 0) {
-		struct pr_item *item = pr_item_list_pop(&batch);
-		struct pr_item_list results = { 0 };
-		uint64_t seq = item->seq;
+	/* A few items at a time when many wait (one wake-up for several),
+	 * never more than a fair share of what is queued. */
+	while (pr_queue_pop(&pool->queue, 8, pool->nthreads_max, &batch, &waited) > 0) {
+		struct pr_item *item;
 
 		pr_stage_run_waited(pool->sr, waited);
-		pr_stage_run_call(pool->sr, w->inst, item, &results);
-		pr_item_free(item);
-		pr_stage_run_deliver(pool->sr, seq, &results);
+		while ((item = pr_item_list_pop(&batch)) != NULL) {
+			struct pr_item_list results = { 0 };
+			uint64_t seq = item->seq;
+			size_t len = item->len;
+
+			pr_stage_run_call(pool->sr, w->inst, item, &results);
+			pr_item_free(item);
+			pr_stage_run_deliver(pool->sr, seq, len, &results);
+		}
 	}
 	free(w);
 	return NULL;
@@ -78,6 +85,7 @@ pool_start(struct pr_stage_run *sr, unsigned nthreads, char **err)
 	int shared = (sr->conf->desc->flags & PIPERUN_STAGE_THREAD_SAFE) != 0;
 
 	pool->sr = sr;
+	pool->nthreads_max = nthreads;
 	pr_queue_init(&pool->queue);
 	pool->threads = pr_calloc(nthreads, sizeof(*pool->threads));
 	pool->insts = pr_calloc(nthreads, sizeof(*pool->insts));

@@ -49,6 +49,13 @@ pr_workers_for(const struct pr_stage_conf *c, unsigned jobs, int sync)
 unsigned
 pr_bound_for(unsigned workers)
 {
-	/* Every worker busy with one item and one more waiting for it. */
-	return 2 * workers + 2;
+	/* Room for every worker to take a batch while another one waits. */
+	return 64 * (workers + 1);
+}
+
+uint64_t
+pr_bound_bytes_for(unsigned workers)
+{
+	/* Every worker busy with a 1 MiB item and one more waiting for it. */
+	return (uint64_t)(2 * workers + 2) << 20;
 }

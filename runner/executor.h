@@ -36,12 +36,16 @@ struct pr_stage_run {
 	void *ex_data;                /* the executor's own */
 	unsigned workers;
 	unsigned bound;               /* items in the stage at most */
+	uint64_t bound_bytes;         /* their bytes at most (one item may pass it) */
 	struct pr_stage_stats *stats; /* under lock */
 	struct pr_reorder reorder;    /* under lock */
 	uint64_t seq_in;              /* under lock: the number the next input gets */
 	uint64_t admitted, released;  /* under lock */
+	uint64_t held_bytes;          /* under lock: of the inputs not run yet and the
+	                                 results not passed on yet */
 	pthread_mutex_t lock;
-	pthread_cond_t room;          /* signalled when an input leaves */
+	pthread_cond_t room;          /* signalled when the stage has half emptied */
+	unsigned waiting;             /* under lock: submitters waiting for room */
 	struct pr_stage_run *next;    /* NULL for the last stage */
 };
 
@@ -72,8 +76,11 @@ extern const struct pr_executor pr_exec_omp;     /* OpenMP batches: cpu, thread-
 /* The executor that runs stage C: its tag's, or pr_exec_sync under SYNC. */
 const struct pr_executor *pr_executor_for(const struct pr_stage_conf *c, int sync);
 
-/* The bound of items in a stage with WORKERS workers. */
+/* The bounds of a stage with WORKERS workers: at most this many items, and
+ * (but for one) at most pr_bound_bytes_for() bytes of them: many small
+ * items, so that workers can take them in batches, or a few large ones. */
 unsigned pr_bound_for(unsigned workers);
+uint64_t pr_bound_bytes_for(unsigned workers);
 
 /* How many workers stage C gets: JOBS (from -j, 0 for none) for cpu
  * stages, else its `workers`, else the auto default; 1 under SYNC. */
@@ -111,9 +118,10 @@ void pr_stage_run_message(struct pr_stage_run *sr, const char *line);
 /* Adds WAIT seconds of a worker waiting for items to SR's statistics. */
 void pr_stage_run_waited(struct pr_stage_run *sr, double wait);
 
-/* Hands the results of input SEQ (possibly none) to the engine, which
- * passes them on in order. */
-void pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, struct pr_item_list *results);
+/* Hands the results of input SEQ, which held IN_LEN bytes, to the engine
+ * (possibly none), which passes them on in order. */
+void pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, size_t in_len,
+                          struct pr_item_list *results);
 
 /* Opens one state of SR's stage; reports to the engine on failure. */
 struct pr_stage_inst *pr_stage_run_open(struct pr_stage_run *sr, char **err);

@@ -40,14 +40,38 @@ int pr_rd_u64(struct pr_rd *r, uint64_t *v);
 /* Returns a copy (the caller frees it), NULL for a NULL string. */
 int pr_rd_str(struct pr_rd *r, char **s);
 
-/* Writes a whole frame.  Returns 0 or a negative errno. */
-int pr_frame_send(int fd, uint32_t type, const struct pr_buf *meta, const void *data,
-                  size_t len);
+/*
+ * One end of a socket to or from a worker, buffered both ways: small frames
+ * gather in the write buffer until pr_conn_flush() (or until it is full),
+ * and reads take as much as the socket holds, so a batch of small items
+ * costs a few system calls, not a few per item.
+ */
+struct pr_conn {
+	int fd;
+	struct pr_buf out;    /* frames not written yet */
+	unsigned char *in;    /* bytes read, from in_pos to in_len */
+	size_t in_pos, in_len, in_cap;
+};
 
-/* Reads a whole frame into new buffers (the caller frees *META and *DATA;
+void pr_conn_init(struct pr_conn *c, int fd);
+/* Frees the buffers; the descriptor stays the caller's. */
+void pr_conn_free(struct pr_conn *c);
+
+/* Queues a frame; a large item's data is written at once, without a copy.
+ * Returns 0 or a negative errno. */
+int pr_conn_send(struct pr_conn *c, uint32_t type, const struct pr_buf *meta, const void *data,
+                 size_t len);
+
+/* Writes every queued frame.  Returns 0 or a negative errno. */
+int pr_conn_flush(struct pr_conn *c);
+
+/* Reads the next frame into new buffers (the caller frees *META and *DATA;
  * *DATA is NULL for no data).  Returns 1, 0 at end of file, or a negative
  * errno. */
-int pr_frame_recv(int fd, uint32_t *type, unsigned char **meta, size_t *meta_len,
-                  unsigned char **data, size_t *len);
+int pr_conn_recv(struct pr_conn *c, uint32_t *type, unsigned char **meta, size_t *meta_len,
+                 unsigned char **data, size_t *len);
+
+/* The bytes read from the socket and not yet taken as frames. */
+size_t pr_conn_buffered(const struct pr_conn *c);
 
 #endif

@@ -28,7 +28,10 @@ pr_queue_push(struct pr_queue *q, struct pr_item *item)
 {
 	pthread_mutex_lock(&q->lock);
 	pr_item_list_push(&q->items, item);
-	pthread_cond_signal(&q->ready);
+	/* Only a queue that was empty has sleepers to wake; whoever pops
+	 * wakes the next one while items are left (see pr_queue_pop()). */
+	if (q->items.count == 1)
+		pthread_cond_signal(&q->ready);
 	pthread_mutex_unlock(&q->lock);
 }
 

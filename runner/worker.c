@@ -19,19 +19,20 @@
 #include "runner/worker.h"
 
 static int
-refuse(int fd, const char *msg)
+refuse(struct pr_conn *c, const char *msg)
 {
 	struct pr_buf meta = { 0 };
 
 	pr_buf_str(&meta, msg);
-	pr_frame_send(fd, PR_FRAME_REFUSED, &meta, NULL, 0);
+	pr_conn_send(c, PR_FRAME_REFUSED, &meta, NULL, 0);
+	pr_conn_flush(c);
 	free(meta.p);
 	return 1;
 }
 
 /* Runs one item frame and sends its results. */
 static int
-serve_item(int fd, struct pr_stage_inst *inst, unsigned char *meta, size_t meta_len,
+serve_item(struct pr_conn *c, struct pr_stage_inst *inst, unsigned char *meta, size_t meta_len,
            unsigned char *data, size_t len)
 {
 	struct pr_rd r = { meta, meta_len };
@@ -56,7 +57,7 @@ serve_item(int fd, struct pr_stage_inst *inst, unsigned char *meta, size_t meta_
 	while ((it = pr_item_list_pop(&out)) != NULL) {
 		reply.len = 0;
 		pr_buf_str(&reply, it->name);
-		if (pr_frame_send(fd, PR_FRAME_OUT, &reply, it->data, it->len) < 0)
+		if (pr_conn_send(c, PR_FRAME_OUT, &reply, it->data, it->len) < 0)
 			rc = -2;
 		pr_item_free(it);
 		if (rc == -2)
@@ -68,7 +69,7 @@ serve_item(int fd, struct pr_stage_inst *inst, unsigned char *meta, size_t meta_
 		pr_buf_u64(&reply, rc == 0 ? 0 : 1);
 		pr_buf_u64(&reply, (uint64_t)((pr_now() - t0) * 1e6));
 		pr_buf_str(&reply, rc == 0 ? NULL : err);
-		if (pr_frame_send(fd, PR_FRAME_DONE, &reply, NULL, 0) < 0)
+		if (pr_conn_send(c, PR_FRAME_DONE, &reply, NULL, 0) < 0)
 			rc = -2;
 	}
 	free(reply.p);
@@ -83,6 +84,7 @@ pr_worker_main(int fd)
 	struct pr_pipeline *p = NULL;
 	struct pr_stage_inst *inst = NULL;
 	struct pr_diag d;
+	struct pr_conn c;
 	unsigned char *meta, *data;
 	size_t meta_len, len;
 	uint32_t type;
@@ -103,13 +105,18 @@ pr_worker_main(int fd)
 	/* Stray writes of a stage go to stderr, never into piperun's output. */
 	dup2(STDERR_FILENO, STDOUT_FILENO);
 
-	if (pr_frame_recv(fd, &type, &meta, &meta_len, &data, &len) <= 0 || type != PR_FRAME_HELLO)
+	pr_conn_init(&c, fd);
+	if (pr_conn_recv(&c, &type, &meta, &meta_len, &data, &len) <= 0 || type != PR_FRAME_HELLO) {
+		pr_conn_free(&c);
 		return 1;
+	}
 	struct pr_rd r = { meta, meta_len };
 	if (pr_rd_str(&r, &file) < 0 || file == NULL || pr_rd_u64(&r, &index) < 0) {
 		free(meta);
 		free(data);
-		return refuse(fd, "piperun: worker: a malformed greeting");
+		rc = refuse(&c, "piperun: worker: a malformed greeting");
+		pr_conn_free(&c);
+		return rc;
 	}
 	free(meta);
 	pr_diag_init(&d, file);
@@ -118,7 +125,8 @@ pr_worker_main(int fd)
 	if (p != NULL && index < p->nstages)
 		inst = pr_stage_open(p, &p->stages[index], 0, &d);
 	if (inst == NULL) {
-		rc = refuse(fd, d.count > 0 ? d.msgs[0] : "piperun: worker: cannot open the stage");
+		rc = refuse(&c, d.count > 0 ? d.msgs[0] : "piperun: worker: cannot open the stage");
+		pr_conn_free(&c);
 		pr_diag_free(&d);
 		pr_pipeline_free(p);
 		free(file);
@@ -126,12 +134,18 @@ pr_worker_main(int fd)
 	}
 	pr_diag_free(&d);
 	free(file);
-	rc = pr_frame_send(fd, PR_FRAME_READY, NULL, NULL, 0) < 0;
-	while (rc == 0 && pr_frame_recv(fd, &type, &meta, &meta_len, &data, &len) > 0) {
-		if (type != PR_FRAME_ITEM || serve_item(fd, inst, meta, meta_len, data, len) < 0)
+	rc = pr_conn_send(&c, PR_FRAME_READY, NULL, NULL, 0) < 0;
+	for (;;) {
+		/* Each item's results go out as soon as it is done, in one write:
+		 * if a later item kills this process, the parent knows which. */
+		if (rc != 0 || pr_conn_flush(&c) < 0 ||
+		    pr_conn_recv(&c, &type, &meta, &meta_len, &data, &len) <= 0)
+			break;
+		if (type != PR_FRAME_ITEM || serve_item(&c, inst, meta, meta_len, data, len) < 0)
 			rc = 1;
 		free(meta);
 	}
+	pr_conn_free(&c);
 	pr_stage_close(inst);
 	pr_pipeline_free(p);
 	close(fd);

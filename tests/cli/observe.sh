@@ -65,12 +65,13 @@ stages:
   - {name: slow, run: exec, workers: 2, with: {command: [sh, -c, 'sleep 0.01; cat']}}
 YML
 "$PIPERUN" --trace "$tmp/q.json" "$tmp/slowq.yml" > /dev/null
-python3 - "$tmp/q.json" > "$tmp/check" 2>&1 <<'PY'
+bound=$("$PIPERUN" --plan "$tmp/slowq.yml" | awk '$1 == "slow" { print $5 }')
+python3 - "$tmp/q.json" "$bound" > "$tmp/check" 2>&1 <<'PY'
 import json, sys
 ev = json.load(open(sys.argv[1]))["traceEvents"]
 depths = [e["args"]["items"] for e in ev if e["ph"] == "C" and e["name"] == "queue slow"]
 assert len(depths) > 5, len(depths)
-assert max(depths) > 0 and max(depths) <= 6, max(depths)
+assert max(depths) > 0 and max(depths) <= int(sys.argv[2]), (max(depths), sys.argv[2])
 print("ok")
 PY
 is ok "$(cat "$tmp/check")" "--trace: queue depth counters, within the stage's bound"
