@@ -302,29 +302,34 @@ def disturbed(res):
     return res["other_cpu_s"] > max(0.03, 0.10 * res["wall_s"])
 
 
-MAX_WAIT = 600  # seconds to wait for a busy machine to calm down, each time
+WAIT_BUDGET = [1200.0]  # seconds the whole run may still spend waiting for quiet
 
 
 def wait_quiet(why):
     """Waits until the rest of the machine uses at most 10% of a CPU over
-    one second (or MAX_WAIT seconds have gone by).  Returns the wait."""
+    one second, within what is left of the run's waiting budget.  Returns
+    the time waited."""
     start = time.time()
     said = False
     while True:
         b0 = busy_cpu_s()
         time.sleep(1.0)
         load = busy_cpu_s() - b0
+        waited = time.time() - start
         if load <= 0.10:
             if said:
-                log("the machine is quiet again after %.0f s" % (time.time() - start))
-            return time.time() - start
+                log("the machine is quiet again after %.0f s" % waited)
+            WAIT_BUDGET[0] -= waited
+            return waited
         if not said:
             log("%s: the machine is busy (%.0f%% of a CPU used by other processes); waiting for it "
-                "to be quiet (at most %d s) ..." % (why, load * 100, MAX_WAIT))
+                "to be quiet (%.0f s of waiting left in this run) ..." % (why, load * 100, max(0, WAIT_BUDGET[0])))
             said = True
-        if time.time() - start > MAX_WAIT:
-            log("still busy after %d s: going on; such runs are counted as disturbed" % MAX_WAIT)
-            return time.time() - start
+        if waited >= WAIT_BUDGET[0]:
+            log("the waiting budget is spent: going on without waiting; disturbed runs are kept "
+                "and counted as such")
+            WAIT_BUDGET[0] = 0
+            return waited
 
 
 def same_file(a, b):
@@ -442,7 +447,7 @@ def run_workload(wl, runner, s):
                 if err or not disturbed(res):
                     break
                 res["disturbed"] = True
-                if attempt == RERUNS:
+                if attempt == RERUNS or WAIT_BUDGET[0] <= 0:
                     break
                 peer.reruns += 1
                 log("%s %-28s %s disturbed: %.2f s of other CPU during %.2f s; again" % (
@@ -488,6 +493,9 @@ def table(wl, ref_sum, ncpu, per_item=False):
                       "%.2f" % pi["per_wall"] if pi else "–",
                       "%.2f" % pi["marginal"] if pi and pi.get("marginal") is not None else "–"]
         check = p.check_note or "identical"
+        nd = sum(1 for r in p.runs if r.get("disturbed"))
+        if nd:
+            check += " (%d of %d runs disturbed by other work)" % (nd, len(p.runs))
         if p.failures:
             check += " (%d failed: %s)" % (len(p.failures), p.failures[0][:120].replace("|", "/"))
         cells.append(check)
@@ -513,7 +521,6 @@ def per_item_cost(wl, p):
 # ---------------------------------------------------------------- main
 
 def main():
-    global MAX_WAIT
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer runs and smaller workloads, for trying it out")
     ap.add_argument("--runs", type=int, help="measured runs per peer (default 5, --quick 2)")
@@ -522,8 +529,9 @@ def main():
     ap.add_argument("--doc", help="results file (default docs/benchmarks.md; with --quick WORKDIR/benchmarks.md)")
     ap.add_argument("--piperun", default=os.path.join(ROOT, "piperun"), help="the piperun binary")
     ap.add_argument("--timeout", type=int, default=900, help="seconds before one run is killed")
-    ap.add_argument("--max-wait", type=int, default=MAX_WAIT,
-                    help="seconds to wait, each time, for a machine busy with other work to be quiet (default 600)")
+    ap.add_argument("--max-wait", type=int, default=1200,
+                    help="the most seconds the whole run may spend waiting for a machine busy with other "
+                         "work to be quiet (default 1200)")
     ap.add_argument("--command", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -539,7 +547,7 @@ def main():
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
 
-    MAX_WAIT = args.max_wait
+    WAIT_BUDGET[0] = float(args.max_wait)
     started = time.time()
     s = Settings(args.quick)
     if args.runs:
