@@ -1006,7 +1006,7 @@ def describe_machine(work, fstype, piperun, python, parallel, tbb, ncpu):
     rev = try_out(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
     dirty = try_out(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])
     digest = hashlib.sha256(open(piperun, "rb").read()).hexdigest()[:12]
-    m["piperun"] = "%s, built in the tree at commit %s%s; binary sha256 %s…, built %s" % (
+    m["piperun"] = "%s, the tree's binary (the tree was at commit %s%s); sha256 %s…, built %s" % (
         try_out([piperun, "--version"]), rev or "?",
         " (the tree had uncommitted changes)" if dirty else "", digest,
         datetime.datetime.fromtimestamp(os.path.getmtime(piperun)).strftime("%Y-%m-%d %H:%M"))
