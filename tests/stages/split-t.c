@@ -56,17 +56,18 @@ main(void)
 		is_string(cases[i].want, got, "split %s, case %zu", cases[i].options, i + 1);
 		free(got);
 	}
-	got = pieces("{}", "x");
-	is_string("(refused)", got, "neither size nor lines is refused");
-	free(got);
-	got = pieces("{size: 4, lines: true}", "x");
-	is_string("(refused)", got, "both size and lines are refused");
-	free(got);
-	got = pieces("{size: 0}", "x");
-	is_string("(refused)", got, "size 0 is refused");
-	free(got);
-	got = pieces("{lines: false}", "x");
-	is_string("(refused)", got, "lines: false alone is refused");
-	free(got);
+	static const struct {
+		const char *options, *what;
+	} refused[] = {
+		{ "{}", "neither size nor lines" },
+		{ "{size: 4, lines: true}", "both size and lines" },
+		{ "{size: 0}", "size 0" },
+		{ "{lines: false}", "lines: false alone" },
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		got = pieces(refused[i].options, "x");
+		is_string("(refused)", got, "%s is refused", refused[i].what);
+		free(got);
+	}
 	return test_done();
 }
