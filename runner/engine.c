@@ -361,8 +361,10 @@ forward(struct pr_stage_run *sr, struct pr_item_list *list)
 	struct pr_item *item;
 
 	sr->released++;
-	/* A full stage refills once it has half emptied: one wake-up for
-	 * many items, not one each. */
+	/* A stage full of small items refills once it has half emptied: one
+	 * wake-up for many items, not one each.  A stage full of large items
+	 * refills as soon as a worker could take one more, or it would run
+	 * dry before the next one came. */
 	while ((item = pr_item_list_pop(list)) != NULL) {
 		sr->held_bytes -= item->len;
 		sr->stats->out++;
@@ -372,8 +374,9 @@ forward(struct pr_stage_run *sr, struct pr_item_list *list)
 		else
 			sink(sr->engine, item);
 	}
-	if (sr->waiting > 0 && sr->admitted - sr->released <= sr->bound / 2 &&
-	    sr->held_bytes <= sr->bound_bytes / 2)
+	if (sr->waiting > 0 && (sr->admitted - sr->released <= sr->workers ||
+	                        (sr->admitted - sr->released <= sr->bound / 2 &&
+	                         sr->held_bytes <= sr->bound_bytes / 2)))
 		pthread_cond_broadcast(&sr->room);
 }
 

@@ -101,6 +101,30 @@ ok $? "the worker was replaced ($(distinct 2) worker processes seen)"
 grep -q '^stdin#6#0 ' "$tmp/out" && grep -q '^stdin#20#0 ' "$tmp/out"
 ok $? "items after the killed one come out"
 
+# Items larger than half a stage's byte bound: each worker gets the next one
+# as soon as it is free, instead of the stage running dry first.  Ten 4 MiB
+# files through two workers run in pairs; at most one item runs alone.
+mkdir "$tmp/big"
+for i in 0 1 2 3 4 5 6 7 8 9; do
+	head -c 4194304 /dev/zero > "$tmp/big/f$i"
+done
+cat > "$tmp/big.yml" <<YML
+input: {glob: "$tmp/big/f*"}
+stages:
+  - {name: read, kind: io, run: read}
+  - {name: probe, kind: cpu, workers: 2, plugin: $PROBE, with: {sleep: 0.3s}}
+YML
+"$PIPERUN" "$tmp/big.yml" > "$tmp/out"
+is 0 $? "large items: run exits 0"
+is 10 "$(wc -l < "$tmp/out" | tr -d ' ')" "large items: ten results"
+alone=$(awk '{ s[NR] = $5; e[NR] = $6 }
+	END { for (i = 1; i <= NR; i++) { o = 0
+		for (j = 1; j <= NR; j++) if (j != i && s[j] < e[i] && s[i] < e[j]) o = 1
+		n += !o }
+	print n + 0 }' "$tmp/out")
+[ "$alone" -le 1 ]
+ok $? "large items: both workers stay busy ($alone of 10 items ran alone)"
+
 # Memory does not grow with the input: 1 GiB of blocks, peak of the whole
 # process tree measured every 20 ms.
 if [ -n "$PIPERUN_SANITIZED" ]; then
