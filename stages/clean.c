@@ -10,58 +10,63 @@
 
 #include "stages/stages.h"
 
-/* What byte C becomes: itself lowercased, or 0 for a separator. */
-static inline unsigned char
-clean_byte(unsigned char c)
+/* What byte C becomes: itself lowercased when it is a letter or a digit,
+ * else '\n', which marks it as no part of a word.  Built at compile time. */
+#define CLEAN_MAP(c)                                                      \
+	((c) >= 'A' && (c) <= 'Z'                               ? (c) + 32 \
+	 : ((c) >= 'a' && (c) <= 'z') || ((c) >= '0' && (c) <= '9') ? (c)   \
+	                                                          : '\n')
+#define CLEAN_4(c)  CLEAN_MAP(c), CLEAN_MAP((c) + 1), CLEAN_MAP((c) + 2), CLEAN_MAP((c) + 3)
+#define CLEAN_16(c) CLEAN_4(c), CLEAN_4((c) + 4), CLEAN_4((c) + 8), CLEAN_4((c) + 12)
+#define CLEAN_64(c) CLEAN_16(c), CLEAN_16((c) + 16), CLEAN_16((c) + 32), CLEAN_16((c) + 48)
+static const unsigned char clean_map[256] = { CLEAN_64(0), CLEAN_64(64), CLEAN_64(128),
+	                                      CLEAN_64(192) };
+
+/*
+ * The loop has no branch that depends on the data, so words of a few
+ * letters cost no mispredictions: every byte stores a pending space and
+ * then its own output byte, and advances past each only when it counts.
+ * A byte is a word byte, a separator, or a newline:
+ *   word:      a space first if one is pending, then the byte;
+ *   separator: a space becomes pending if the line has a word already;
+ *   newline:   "\n" if the line has a word; the next line starts afresh.
+ */
+static size_t
+clean_bytes(const unsigned char *in, size_t len, unsigned char *out)
 {
-	if ((unsigned)(c - 'A') < 26u)
-		return (unsigned char)(c + ('a' - 'A'));
-	if ((unsigned)(c - 'a') < 26u || (unsigned)(c - '0') < 10u)
-		return c;
-	return 0;
+	unsigned char *w = out;
+	unsigned in_line = 0, pending = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned c = in[i], m = clean_map[c];
+		unsigned word = m != '\n', sep = !word & (c != '\n');
+		*w = ' ';
+		w += pending & word;
+		*w = (unsigned char)m;
+		w += word | (in_line & !sep);
+		pending = sep & in_line;
+		in_line = word | (in_line & sep);
+	}
+	if (in_line)
+		*w++ = '\n';
+	return (size_t)(w - out);
 }
 
 static int
 clean_process(void *state, const struct piperun_host *host, const struct piperun_item *item,
               struct piperun_out *out)
 {
-	const unsigned char *p = item->data, *end = item->data + item->len;
-	unsigned char *buf, *w;
-	int pending_space = 0;
-	int in_line = 0;
+	unsigned char *buf;
 
 	(void)state;
-	/* The output is never longer than the input plus a final newline. */
-	buf = host->alloc(item->len + 1);
+	/* The output is never longer than the input plus a final newline; one
+	 * byte more for the loop's store past the end. */
+	buf = host->alloc(item->len + 2);
 	if (buf == NULL) {
 		host->item_error(out, "out of memory");
 		return -1;
 	}
-	w = buf;
-	for (; p < end; p++) {
-		unsigned char c = *p;
-		unsigned char m;
-
-		if (c == '\n') {
-			if (in_line)
-				*w++ = '\n';
-			in_line = pending_space = 0;
-			continue;
-		}
-		m = clean_byte(c);
-		if (m == 0) {
-			pending_space = in_line;
-			continue;
-		}
-		if (pending_space)
-			*w++ = ' ';
-		*w++ = m;
-		in_line = 1;
-		pending_space = 0;
-	}
-	if (in_line)
-		*w++ = '\n';
-	return host->emit_owned(out, NULL, buf, (size_t)(w - buf));
+	return host->emit_owned(out, NULL, buf, clean_bytes(item->data, item->len, buf));
 }
 
 const struct piperun_stage pr_stage_clean = {
