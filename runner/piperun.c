@@ -18,6 +18,7 @@
 #include "runner/plan.h"
 #include "runner/progress.h"
 #include "runner/units.h"
+#include "runner/util.h"
 #include "runner/worker.h"
 #include "stages/stages.h"
 
@@ -303,6 +304,7 @@ main(int argc, char **argv)
 	sigemptyset(&pipe_set);
 	sigaddset(&pipe_set, SIGPIPE);
 	sigprocmask(SIG_BLOCK, &pipe_set, NULL);
+	pr_memory_tune();
 
 	if (argc == 3 && strcmp(argv[1], PR_WORKER_FLAG) == 0)
 		return pr_worker_main(atoi(argv[2]));

@@ -4,6 +4,9 @@
 #include "config.h"
 
 #include <errno.h>
+#ifdef HAVE_MALLOC_H
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +110,21 @@ pr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 	rc = pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
+}
+
+void
+pr_memory_tune(void)
+{
+#if defined(HAVE_MALLOPT) && defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
+	const char *t = getenv("GLIBC_TUNABLES");
+
+	if (t != NULL && strstr(t, "malloc.") != NULL)
+		return;
+	/* Buffers up to 32 MiB (glibc's largest setting) come from the heap
+	 * and are reused; the heap is given back only past 128 MiB free. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 128 << 20);
+#endif
 }
 
 double

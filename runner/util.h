@@ -23,6 +23,13 @@ char *pr_vasprintf(const char *fmt, va_list ap);
  * the main thread takes the user's signals.  Returns 0 or an errno. */
 int pr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
+/* Tunes malloc for a process that allocates and frees item buffers of
+ * megabytes at a high rate: they are reused instead of being handed back
+ * to the kernel and faulted in again, page by page.  Call before any
+ * thread starts; does nothing where malloc has no such settings, or when
+ * the user tuned malloc through GLIBC_TUNABLES. */
+void pr_memory_tune(void);
+
 /* Seconds on the monotonic clock. */
 double pr_now(void);
 
