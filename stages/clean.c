@@ -59,9 +59,10 @@ clean_process(void *state, const struct piperun_host *host, const struct piperun
 	unsigned char *buf;
 
 	(void)state;
-	/* The output is never longer than the input plus a final newline; one
-	 * byte more for the loop's store past the end. */
-	buf = host->alloc(item->len + 2);
+	/* The output is never longer than the input plus a final newline, and
+	 * the loop never stores past the byte it is on (a pending space stands
+	 * for a separator that wrote nothing). */
+	buf = host->alloc(item->len + 1);
 	if (buf == NULL) {
 		host->item_error(out, "out of memory");
 		return -1;
