@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,18 @@ bench_clean_init(void)
 			m = (unsigned char)c;
 		bench_clean_table[c] = m;
 	}
+}
+
+/* Sets up a peer: the clean table, and glibc's malloc told to reuse freed
+ * buffers of a few MiB rather than unmap them and fault them in again, as
+ * piperun does for itself (runner/util.c), so that the floor and the
+ * oneTBB peer do not pay page faults piperun avoids. */
+static void
+bench_init(void)
+{
+	bench_clean_init();
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 128 << 20);
 }
 
 /* Cleans IN[0..LEN) into OUT, which must hold LEN + 1 bytes; returns the

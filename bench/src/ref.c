@@ -210,7 +210,7 @@ main(int argc, char **argv)
 {
 	if (argc < 2)
 		usage();
-	bench_clean_init();
+	bench_init();
 	if (strcmp(argv[1], "clean-files") == 0 && argc >= 3)
 		return files_mode(argc, argv, 0);
 	if (strcmp(argv[1], "gzip-files") == 0 && argc >= 3)

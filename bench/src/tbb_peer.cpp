@@ -254,7 +254,7 @@ int main(int argc, char **argv)
 		                "       clean-stream [BLOCK] | spawn-lines FILE CMD [ARG...]\n");
 		return 2;
 	}
-	bench_clean_init();
+	bench_init();
 	std::string m = argv[1];
 	if (m == "clean-files" && argc >= 3)
 		return files_mode(argc, argv, false);
