@@ -101,9 +101,11 @@ cancel_all(struct pr_engine *e)
 {
 	if (atomic_exchange(&e->cancel, 1))
 		return;
-	for (size_t i = 0; i < e->p->nstages; i++)
-		if (e->runs[i].ex->cancel != NULL)
-			e->runs[i].ex->cancel(&e->runs[i]);
+	for (size_t i = 0; i < e->p->nstages; i++) {
+		struct pr_stage_run *sr = &e->runs[i];
+		if (sr->ex->cancel != NULL)
+			sr->ex->cancel(sr);
+	}
 }
 
 static void sink_flush(struct pr_engine *e);
@@ -336,9 +338,9 @@ submit(struct pr_stage_run *sr, struct pr_item *item)
 {
 	pthread_mutex_lock(&sr->lock);
 	/* Up to a bound of items, and of bytes; but every worker may always
-	 * have one item and one more waiting, whatever their size. */
+	 * have its items, and one more wait, whatever their size. */
 	while (sr->admitted - sr->released >= sr->bound ||
-	       (sr->admitted - sr->released > sr->workers &&
+	       (sr->admitted - sr->released >= sr->always &&
 	        sr->held_bytes + item->len > sr->bound_bytes)) {
 		sr->waiting++;
 		pthread_cond_wait(&sr->room, &sr->lock);
@@ -374,7 +376,7 @@ forward(struct pr_stage_run *sr, struct pr_item_list *list)
 		else
 			sink(sr->engine, item);
 	}
-	if (sr->waiting > 0 && (sr->admitted - sr->released <= sr->workers ||
+	if (sr->waiting > 0 && (sr->admitted - sr->released < sr->always ||
 	                        (sr->admitted - sr->released <= sr->bound / 2 &&
 	                         sr->held_bytes <= sr->bound_bytes / 2)))
 		pthread_cond_broadcast(&sr->room);
@@ -443,6 +445,7 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 		sr->workers = pr_workers_for(sr->conf, o->jobs, o->sync);
 		sr->bound = pr_bound_for(sr->workers);
 		sr->bound_bytes = pr_bound_bytes_for(sr->workers);
+		sr->always = sr->workers * (1 + sr->ex->ahead) + 1;
 		sr->next = i + 1 < p->nstages ? &e.runs[i + 1] : NULL;
 		pr_reorder_init(&sr->reorder);
 		pthread_mutex_init(&sr->lock, NULL);

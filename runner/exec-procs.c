@@ -4,10 +4,14 @@
  * Each worker is piperun itself, re-executed in worker mode with
  * posix_spawn (never a bare fork of this threaded process); it loads the
  * pipeline and opens the stage on its own.  One thread here feeds each
- * worker over a socketpair: a batch of small items (or one large one),
- * then the results of each item in turn.  A worker that dies is noticed by
- * the end of its socket, reaped, and replaced; the item it was running
- * fails with the signal's name, and the rest of its batch is sent again.
+ * worker over a socketpair: a batch of small items (or one large one), and
+ * a second batch behind it while the worker runs the first, so the worker
+ * never waits for its next item; then the results of each item in turn.
+ * Large items travel in memory files (see ipc.h), so the socket only holds
+ * small frames and sending the second batch never blocks.  A worker that
+ * dies is noticed by the end of its socket, reaped, and replaced; the item
+ * it was running fails with the signal's name, and the items sent after it
+ * go to the replacement.
  */
 #include "config.h"
 
@@ -32,7 +36,10 @@
 extern char **environ;
 
 #define BATCH_ITEMS 256
-#define BATCH_BYTES (64 * 1024) /* well below a socket's buffer: sending never blocks */
+#define BATCH_BYTES (64 * 1024) /* a batch's bytes, unless it is one item */
+/* The socket bytes two batches in flight may take: well below a socket's
+ * buffer (about 200 KiB), so that sending never blocks. */
+#define AHEAD_BYTES (96 * 1024)
 
 struct proc {
 	struct procs *procs;
@@ -71,6 +78,7 @@ proc_spawn(struct proc *w, char **err)
 	unsigned char *m, *d;
 	size_t ml, dl;
 	uint32_t type;
+	int slot;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		*err = pr_asprintf("piperun: stage '%s': socketpair: %s", ps->sr->conf->name,
@@ -105,8 +113,9 @@ proc_spawn(struct proc *w, char **err)
 	if (rc == 0)
 		rc = pr_conn_flush(&w->conn);
 	free(meta.p);
-	if (rc == 0 && pr_conn_recv(&w->conn, &type, &m, &ml, &d, &dl) > 0) {
-		free(d);
+	if (rc == 0 && pr_conn_recv(&w->conn, &type, &m, &ml, &d, &dl, &slot) == 1) {
+		if (slot < 0)
+			free(d);
 		if (type == PR_FRAME_READY) {
 			free(m);
 			return 0;
@@ -155,6 +164,19 @@ proc_reap(struct proc *w)
 	w->pid = -1;
 	pthread_mutex_unlock(&w->procs->lock);
 	return how;
+}
+
+/* The bytes ITEMS take in the socket, about: their frames, and the data
+ * of those small enough to travel inline. */
+static size_t
+wire_bytes(const struct pr_item_list *items)
+{
+	size_t n = 0;
+
+	for (const struct pr_item *it = items->head; it != NULL; it = it->next)
+		n += 64 + strlen(it->name) + (it->path ? strlen(it->path) : 0) +
+		     (it->len < PR_CONN_SHARED_MIN ? it->len : 0);
+	return n;
 }
 
 /* Sends ITEMS (at most BATCH_BYTES in all, or one item) to the worker. */
@@ -211,14 +233,32 @@ receive_one(struct proc *w, struct pr_item *item, double deadline)
 		size_t ml, dl;
 		uint32_t type;
 		struct pr_rd r;
+		int slot, got;
 
-		if (pr_conn_buffered(&w->conn) == 0 && !wait_readable(w->fd, deadline)) {
-			pr_item_list_clear(&results);
-			return -1;
+		if (pr_conn_buffered(&w->conn) == 0) {
+			/* Slots given back go out before waiting. */
+			if (pr_conn_flush(&w->conn) < 0) {
+				pr_item_list_clear(&results);
+				return 0;
+			}
+			if (!wait_readable(w->fd, deadline)) {
+				pr_item_list_clear(&results);
+				return -1;
+			}
 		}
-		if (pr_conn_recv(&w->conn, &type, &meta, &ml, &data, &dl) <= 0) {
+		got = pr_conn_recv(&w->conn, &type, &meta, &ml, &data, &dl, &slot);
+		if (got == 2)
+			continue;
+		if (got <= 0) {
 			pr_item_list_clear(&results);
 			return 0;
+		}
+		if (slot >= 0) {
+			/* The worker's slot: copied out and given back. */
+			unsigned char *copy = pr_malloc(dl);
+			memcpy(copy, data, dl);
+			pr_conn_release(&w->conn, slot);
+			data = copy;
 		}
 		r = (struct pr_rd){ meta, ml };
 		if (type == PR_FRAME_OUT) {
@@ -234,17 +274,16 @@ receive_one(struct proc *w, struct pr_item *item, double deadline)
 			free(meta);
 			continue;
 		}
+		free(data);
 		uint64_t status = 1, busy_us = 0;
 		char *msg = NULL;
 		if (type != PR_FRAME_DONE || pr_rd_u64(&r, &status) < 0 ||
 		    pr_rd_u64(&r, &busy_us) < 0 || pr_rd_str(&r, &msg) < 0) {
 			free(meta);
-			free(data);
 			pr_item_list_clear(&results);
 			return 0;
 		}
 		free(meta);
-		free(data);
 		if (status != 0)
 			pr_item_list_clear(&results);
 		double end = pr_now();
@@ -258,15 +297,18 @@ receive_one(struct proc *w, struct pr_item *item, double deadline)
 }
 
 /* Takes up to BATCH_ITEMS items, cut at BATCH_BYTES, from PENDING then
- * the queue, into BATCH.  Returns 0 when there is no more work. */
+ * the queue, into BATCH; waits for the queue only when WAIT is set.
+ * Returns 0 when there is no item (no more work, when WAIT is set). */
 static int
-next_batch(struct procs *ps, struct pr_item_list *pending, struct pr_item_list *batch,
+next_batch(struct procs *ps, struct pr_item_list *pending, struct pr_item_list *batch, int wait,
            double *waited)
 {
 	size_t bytes = 0;
 
 	*waited = 0;
-	if (pending->count == 0 && pr_queue_pop(&ps->queue, BATCH_ITEMS, ps->n, pending, waited) == 0)
+	if (pending->count == 0 &&
+	    (wait ? pr_queue_pop(&ps->queue, BATCH_ITEMS, ps->n, pending, waited)
+	          : pr_queue_trypop(&ps->queue, BATCH_ITEMS, ps->n, pending)) == 0)
 		return 0;
 	while (pending->head != NULL && batch->count < BATCH_ITEMS) {
 		if (batch->count > 0 && bytes + pending->head->len > BATCH_BYTES)
@@ -277,42 +319,88 @@ next_batch(struct procs *ps, struct pr_item_list *pending, struct pr_item_list *
 	return 1;
 }
 
+/* Puts the items of FRONT back before those of LIST, in order. */
+static void
+put_back(struct pr_item_list *list, struct pr_item_list *front)
+{
+	if (front->count == 0)
+		return;
+	front->tail->next = list->head;
+	if (list->head == NULL)
+		list->tail = front->tail;
+	list->head = front->head;
+	list->count += front->count;
+	*front = (struct pr_item_list){ 0 };
+}
+
+/* Fails ITEM, which no worker ran, with WHY, and frees it. */
+static void
+fail_unrun(struct pr_stage_run *sr, struct pr_item *item, const char *why)
+{
+	struct pr_item_list none = { 0 };
+
+	pr_stage_run_account(sr, item->name, 0, why, NULL);
+	pr_stage_run_deliver(sr, item->seq, item->len, &none);
+	pr_item_free(item);
+}
+
 static void *
 proc_feeder(void *arg)
 {
 	struct proc *w = arg;
 	struct procs *ps = w->procs;
 	struct pr_stage_run *sr = ps->sr;
-	struct pr_item_list pending = { 0 }, batch = { 0 };
+	struct pr_item_list pending = { 0 }, inflight = { 0 };
+	size_t counts[2] = { 0 }, wires[2] = { 0 }; /* per batch in flight */
+	unsigned batches = 0;
 	double waited;
 
-	while (batch.count > 0 || next_batch(ps, &pending, &batch, &waited)) {
-		pr_stage_run_waited(sr, waited);
-		waited = 0;
-		if (w->fd < 0) {
-			/* No worker: every item fails. */
-			struct pr_item *it;
-			while ((it = pr_item_list_pop(&batch)) != NULL) {
-				struct pr_item_list none = { 0 };
-				pr_stage_run_account(sr, it->name, 0, "no worker process could be started", NULL);
-				pr_stage_run_deliver(sr, it->seq, it->len, &none);
-				pr_item_free(it);
+	for (;;) {
+		/* The first batch waits for items; the second goes only if its
+		 * items are there already and both fit the socket. */
+		while (batches < 2) {
+			struct pr_item_list batch = { 0 };
+			if (!next_batch(ps, &pending, &batch, batches == 0, &waited))
+				break;
+			pr_stage_run_waited(sr, waited);
+			size_t wire = wire_bytes(&batch);
+			if (batches == 1 && wires[0] + wire > AHEAD_BYTES) {
+				put_back(&pending, &batch);
+				break;
 			}
-			continue;
+			if (w->fd < 0) {
+				/* No worker: every item fails. */
+				struct pr_item *it;
+				while ((it = pr_item_list_pop(&batch)) != NULL)
+					fail_unrun(sr, it, "no worker process could be started");
+				continue;
+			}
+			/* A failed send shows as the end of the socket below. */
+			send_batch(w, &batch);
+			counts[batches] = batch.count;
+			wires[batches++] = wire;
+			put_back(&batch, &inflight); /* inflight, then batch */
+			inflight = batch;
 		}
-		send_batch(w, &batch);
+		if (batches == 0)
+			break;
 		struct pr_item *it;
 		double timeout = sr->conf->timeout;
 		int got = 1;
-		while ((it = batch.head) != NULL) {
+		while (counts[0] > 0 && (it = inflight.head) != NULL) {
 			/* Each item's clock starts when the one before it is done. */
 			double deadline = timeout > 0 ? pr_now() + timeout + TIMEOUT_SLACK : 0;
 			if ((got = receive_one(w, it, deadline)) != 1)
 				break;
-			pr_item_free(pr_item_list_pop(&batch));
+			pr_item_free(pr_item_list_pop(&inflight));
+			counts[0]--;
 		}
-		if (batch.count == 0)
+		if (got == 1) {
+			counts[0] = counts[1];
+			wires[0] = wires[1];
+			batches--;
 			continue;
+		}
 		/* The worker died on the first unanswered item, or overran its
 		 * timeout and is killed: that item fails; the rest go to the
 		 * replacement. */
@@ -323,12 +411,10 @@ proc_feeder(void *arg)
 			free(how);
 			how = pr_asprintf("timed out after %gs; its worker process was killed", timeout);
 		}
-		struct pr_item_list none = { 0 };
-		it = pr_item_list_pop(&batch);
-		pr_stage_run_account(sr, it->name, 0, how, NULL);
-		pr_stage_run_deliver(sr, it->seq, it->len, &none);
-		pr_item_free(it);
+		fail_unrun(sr, pr_item_list_pop(&inflight), how);
 		free(how);
+		put_back(&pending, &inflight);
+		batches = 0;
 		char *err = NULL;
 		if (!pr_stage_run_cancelled(sr) && proc_spawn(w, &err) < 0) {
 			pr_stage_run_message(sr, err);
@@ -427,6 +513,7 @@ procs_drain(struct pr_stage_run *sr)
 
 const struct pr_executor pr_exec_procs = {
 	.name = "processes",
+	.ahead = 1, /* the batch behind the running one */
 	.start = procs_start,
 	.submit = procs_submit,
 	.drain = procs_drain,

@@ -36,6 +36,7 @@ struct pr_stage_run {
 	void *ex_data;                /* the executor's own */
 	unsigned workers;
 	unsigned bound;               /* items in the stage at most */
+	unsigned always;              /* items it admits whatever their bytes */
 	uint64_t bound_bytes;         /* their bytes at most (one item may pass it) */
 	struct pr_stage_stats *stats; /* under lock */
 	struct pr_reorder reorder;    /* under lock */
@@ -51,6 +52,10 @@ struct pr_stage_run {
 
 struct pr_executor {
 	const char *name; /* as --plan and --stats name it */
+	/* Items each worker takes ahead, besides the one it runs: a stage
+	 * always admits one item per worker and these, and one more waiting,
+	 * whatever their size. */
+	unsigned ahead;
 	/* Opens the stage's states and starts the workers.  Returns 0, or -1
 	 * with *ERR set (freed by the caller). */
 	int (*start)(struct pr_stage_run *sr, char **err);

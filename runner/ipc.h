@@ -19,6 +19,7 @@ enum pr_frame_type {
 	PR_FRAME_ITEM,      /* parent: meta = seq, name, path; data = the item */
 	PR_FRAME_OUT,       /* worker: meta = name; data = one item emitted */
 	PR_FRAME_DONE,      /* worker: meta = status, busy microseconds, message */
+	PR_FRAME_RELEASE,   /* either: meta = a slot given back; pr_conn's own */
 };
 
 /* A growable buffer for metadata. */
@@ -45,31 +46,66 @@ int pr_rd_str(struct pr_rd *r, char **s);
  * gather in the write buffer until pr_conn_flush() (or until it is full),
  * and reads take as much as the socket holds, so a batch of small items
  * costs a few system calls, not a few per item.
+ *
+ * A large item's bytes (PR_CONN_SHARED_MIN and more) do not go through the
+ * socket: the sender copies them into one of its slots, memory files
+ * (memfd) mapped by both ends, and the frame names the slot.  A slot's
+ * descriptor travels once, with the first frame that uses it; after that
+ * both ends keep it mapped and its pages stay in place, so a large item
+ * costs one copy, not two through the kernel's socket buffers.  The
+ * receiver reads the bytes where they are and gives the slot back with
+ * pr_conn_release().  With every slot busy, data goes through the socket.
  */
+#define PR_CONN_SHARED_MIN (64 * 1024)
+#define PR_CONN_SLOTS      8 /* per direction */
+
+struct pr_slot {
+	unsigned char *map; /* NULL: none */
+	size_t size;
+	int busy; /* the sender's: in use until the receiver releases it */
+};
+
 struct pr_conn {
 	int fd;
-	struct pr_buf out;    /* frames not written yet */
-	unsigned char *in;    /* bytes read, from in_pos to in_len */
+	struct pr_buf out;                       /* frames not written yet */
+	int out_fds[PR_CONN_SLOTS];              /* slot descriptors to go with them */
+	unsigned n_out_fds;
+	unsigned char *in;                       /* bytes read, from in_pos to in_len */
 	size_t in_pos, in_len, in_cap;
+	int in_fds[PR_CONN_SLOTS * 2];           /* descriptors received, not taken yet */
+	unsigned in_fds_head, in_fds_len;
+	struct pr_slot slots[PR_CONN_SLOTS];     /* ours, for what we send */
+	struct pr_slot peer[PR_CONN_SLOTS];      /* the other end's, mapped here */
+	uint64_t sent_bytes;                     /* written to the socket, for tests */
+	uint64_t shared_bytes;                   /* sent through slots, for tests */
 };
 
 void pr_conn_init(struct pr_conn *c, int fd);
 /* Frees the buffers; the descriptor stays the caller's. */
 void pr_conn_free(struct pr_conn *c);
 
-/* Queues a frame; a large item's data is written at once, without a copy.
- * Returns 0 or a negative errno. */
+/* Queues a frame; a large item's data is copied into a slot, or, with
+ * every slot busy, written at once, without a copy.  Returns 0 or a
+ * negative errno. */
 int pr_conn_send(struct pr_conn *c, uint32_t type, const struct pr_buf *meta, const void *data,
                  size_t len);
+
+/* Gives back the slot SLOT received data came in (see pr_conn_recv()); the
+ * other end learns it with the next flush. */
+void pr_conn_release(struct pr_conn *c, int slot);
 
 /* Writes every queued frame.  Returns 0 or a negative errno. */
 int pr_conn_flush(struct pr_conn *c);
 
 /* Reads the next frame into new buffers (the caller frees *META and *DATA;
- * *DATA is NULL for no data).  Returns 1, 0 at end of file, or a negative
- * errno. */
+ * *DATA is NULL for no data), and sets *SLOT to -1.  Data that came in a
+ * slot is not copied: *DATA points into the slot, *SLOT names it, and the
+ * caller reads it there, then calls pr_conn_release().  Returns 1; 2 when
+ * only the other end's slot releases came, and no frame for the caller
+ * (the caller may wait for the socket, then call again); 0 at end of file,
+ * or a negative errno. */
 int pr_conn_recv(struct pr_conn *c, uint32_t *type, unsigned char **meta, size_t *meta_len,
-                 unsigned char **data, size_t *len);
+                 unsigned char **data, size_t *len, int *slot);
 
 /* The bytes read from the socket and not yet taken as frames. */
 size_t pr_conn_buffered(const struct pr_conn *c);

@@ -35,9 +35,9 @@ pr_queue_push(struct pr_queue *q, struct pr_item *item)
 	pthread_mutex_unlock(&q->lock);
 }
 
-size_t
-pr_queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out,
-             double *waited)
+static size_t
+queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out, int wait,
+          double *waited)
 {
 	size_t n = 0;
 	double t0 = 0;
@@ -45,7 +45,7 @@ pr_queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *
 	pthread_mutex_lock(&q->lock);
 	if (q->items.count == 0 && !q->closed && waited != NULL)
 		t0 = pr_now();
-	while (q->items.count == 0 && !q->closed)
+	while (wait && q->items.count == 0 && !q->closed)
 		pthread_cond_wait(&q->ready, &q->lock);
 	if (waited != NULL)
 		*waited = t0 > 0 ? pr_now() - t0 : 0;
@@ -60,6 +60,19 @@ pr_queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *
 		pthread_cond_signal(&q->ready);
 	pthread_mutex_unlock(&q->lock);
 	return n;
+}
+
+size_t
+pr_queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out,
+             double *waited)
+{
+	return queue_pop(q, max, share, out, 1, waited);
+}
+
+size_t
+pr_queue_trypop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out)
+{
+	return queue_pop(q, max, share, out, 0, NULL);
 }
 
 void

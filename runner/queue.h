@@ -34,6 +34,9 @@ void pr_queue_push(struct pr_queue *q, struct pr_item *item);
 size_t pr_queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out,
                     double *waited);
 
+/* As pr_queue_pop(), without waiting: 0 when no item is queued now. */
+size_t pr_queue_trypop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out);
+
 /* No more items will be pushed: poppers drain what is left, then get 0. */
 void pr_queue_close(struct pr_queue *q);
 

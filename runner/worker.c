@@ -33,7 +33,7 @@ refuse(struct pr_conn *c, const char *msg)
 /* Runs one item frame and sends its results. */
 static int
 serve_item(struct pr_conn *c, struct pr_stage_inst *inst, unsigned char *meta, size_t meta_len,
-           unsigned char *data, size_t len)
+           unsigned char *data, size_t len, int slot)
 {
 	struct pr_rd r = { meta, meta_len };
 	struct pr_item_list out = { 0 };
@@ -44,15 +44,31 @@ serve_item(struct pr_conn *c, struct pr_stage_inst *inst, unsigned char *meta, s
 	double t0;
 	int rc;
 
-	if (pr_rd_u64(&r, &seq) < 0 || pr_rd_str(&r, &name) < 0 || pr_rd_str(&r, &path) < 0) {
-		free(data);
+	if (pr_rd_u64(&r, &seq) < 0 || pr_rd_str(&r, &name) < 0 || pr_rd_str(&r, &path) < 0 ||
+	    name == NULL) {
+		free(name);
+		free(path);
+		if (slot < 0)
+			free(data);
 		return -1;
 	}
+	/* Data in a slot is read where it is, and the slot given back. */
 	item = pr_item_new(name, path, data, len);
 	free(name);
 	free(path);
 	t0 = pr_now();
 	rc = pr_stage_try(inst, item, &out, &err);
+	if (slot >= 0) {
+		/* A stand-in for the input took the slot's bytes: copy them. */
+		for (it = out.head; it != NULL; it = it->next) {
+			if (it->data == data) {
+				it->data = pr_malloc(len);
+				memcpy(it->data, data, len);
+			}
+		}
+		item->data = NULL;
+		pr_conn_release(c, slot);
+	}
 	pr_item_free(item);
 	while ((it = pr_item_list_pop(&out)) != NULL) {
 		reply.len = 0;
@@ -106,9 +122,17 @@ pr_worker_main(int fd)
 	dup2(STDERR_FILENO, STDOUT_FILENO);
 
 	pr_conn_init(&c, fd);
-	if (pr_conn_recv(&c, &type, &meta, &meta_len, &data, &len) <= 0 || type != PR_FRAME_HELLO) {
+	int slot;
+	if (pr_conn_recv(&c, &type, &meta, &meta_len, &data, &len, &slot) != 1 ||
+	    type != PR_FRAME_HELLO) {
 		pr_conn_free(&c);
 		return 1;
+	}
+	if (slot >= 0) {
+		unsigned char *copy = pr_malloc(len);
+		memcpy(copy, data, len);
+		pr_conn_release(&c, slot);
+		data = copy;
 	}
 	struct pr_rd r = { meta, meta_len };
 	if (pr_rd_str(&r, &file) < 0 || file == NULL || pr_rd_u64(&r, &index) < 0) {
@@ -138,10 +162,17 @@ pr_worker_main(int fd)
 	for (;;) {
 		/* Each item's results go out as soon as it is done, in one write:
 		 * if a later item kills this process, the parent knows which. */
+		int got;
 		if (rc != 0 || pr_conn_flush(&c) < 0 ||
-		    pr_conn_recv(&c, &type, &meta, &meta_len, &data, &len) <= 0)
+		    (got = pr_conn_recv(&c, &type, &meta, &meta_len, &data, &len, &slot)) <= 0)
 			break;
-		if (type != PR_FRAME_ITEM || serve_item(&c, inst, meta, meta_len, data, len) < 0)
+		if (got == 2)
+			continue; /* only slots given back */
+		if (type != PR_FRAME_ITEM) {
+			if (slot < 0)
+				free(data);
+			rc = 1;
+		} else if (serve_item(&c, inst, meta, meta_len, data, len, slot) < 0)
 			rc = 1;
 		free(meta);
 	}

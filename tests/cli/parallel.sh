@@ -125,18 +125,25 @@ alone=$(awk '{ s[NR] = $5; e[NR] = $6 }
 [ "$alone" -le 1 ]
 ok $? "large items: both workers stay busy ($alone of 10 items ran alone)"
 
-# Memory does not grow with the input: 1 GiB of blocks, peak of the whole
-# process tree measured every 20 ms.
-if [ -n "$PIPERUN_SANITIZED" ]; then
-	ok 0 "# SKIP memory bound: sanitizer builds use shadow memory"
-else
-	cat > "$tmp/mem.yml" <<'YML'
-input: {blocks: "-"}
+# Large items travel in shared memory slots; a worker killed with one in
+# hand is replaced, and the items queued behind it come out.
+cat > "$tmp/big-die.yml" <<YML
+input: {glob: "$tmp/big/f*"}
 stages:
-  - {name: clean, run: clean}
+  - {name: read, kind: io, run: read}
+  - {name: probe, kind: cpu, workers: 2, plugin: $PROBE, with: {die_on: f4}}
 YML
-	python3 - "$PIPERUN" "$tmp/mem.yml" > "$tmp/mem" 2>&1 <<'PY'
-import os, subprocess, sys, threading, time
+"$PIPERUN" "$tmp/big-die.yml" > "$tmp/out" 2> "$tmp/err"
+is 1 $? "large items, a killed worker: the run ends with 1"
+is 9 "$(wc -l < "$tmp/out" | tr -d ' ')" "large items, a killed worker: the nine others come out"
+grep -q "failed on 'f4': worker process [0-9]* was killed by signal 9" "$tmp/err"
+ok $? "large items, a killed worker: the message names its item"
+
+# peak_mib CMD [ARG...]: runs CMD (stdin from $tmp/feed when it exists) and
+# prints its exit status and the peak memory of its whole process tree in
+# MiB, sampled every 20 ms.
+cat > "$tmp/peak.py" <<'PY'
+import os, subprocess, sys, time
 
 def tree_rss(root):
     kids = {}
@@ -161,22 +168,34 @@ def tree_rss(root):
             pass
     return total
 
-line = b"The Quick brown fox, 12 jumps over the LAZY dog!!\n" * 20000
-proc = subprocess.Popen([sys.argv[1], sys.argv[2]], stdin=subprocess.PIPE,
-                        stdout=subprocess.DEVNULL)
-def feed():
-    sent = 0
-    while sent < 1 << 30:
-        proc.stdin.write(line)
-        sent += len(line)
-    proc.stdin.close()
-threading.Thread(target=feed).start()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
 peak = 0
 while proc.poll() is None:
     peak = max(peak, tree_rss(proc.pid))
     time.sleep(0.02)
 print(proc.returncode, peak // 1024)
 PY
+peak_mib() { python3 "$tmp/peak.py" "$@"; }
+
+# Memory does not grow with the input: 1 GiB of blocks, peak of the whole
+# process tree.
+if [ -n "$PIPERUN_SANITIZED" ]; then
+	ok 0 "# SKIP memory bounds: sanitizer builds use shadow memory"
+else
+	cat > "$tmp/mem.yml" <<'YML'
+input: {blocks: "-"}
+stages:
+  - {name: clean, run: clean}
+YML
+	python3 -c '
+import sys
+line = b"The Quick brown fox, 12 jumps over the LAZY dog!!\n" * 20000
+out = sys.stdout.buffer
+sent = 0
+while sent < 1 << 30:
+    out.write(line)
+    sent += len(line)
+' | peak_mib "$PIPERUN" "$tmp/mem.yml" > "$tmp/mem" 2>&1
 	read -r rc peak < "$tmp/mem"
 	is 0 "$rc" "1 GiB of blocks through clean exits 0"
 	[ "$peak" -lt 100 ]
