@@ -105,6 +105,9 @@ cancel_all(struct pr_engine *e)
 		struct pr_stage_run *sr = &e->runs[i];
 		if (sr->ex->cancel != NULL)
 			sr->ex->cancel(sr);
+		pthread_mutex_lock(&sr->lock);
+		pthread_cond_broadcast(&sr->ran);
+		pthread_mutex_unlock(&sr->lock);
 	}
 }
 
@@ -369,6 +372,7 @@ forward(struct pr_stage_run *sr, struct pr_item_list *list)
 	 * dry before the next one came. */
 	while ((item = pr_item_list_pop(list)) != NULL) {
 		sr->held_bytes -= item->len;
+		sr->result_bytes -= item->len;
 		sr->stats->out++;
 		sr->stats->bytes_out += item->len;
 		if (sr->next != NULL)
@@ -383,6 +387,21 @@ forward(struct pr_stage_run *sr, struct pr_item_list *list)
 }
 
 void
+pr_stage_run_may_start(struct pr_stage_run *sr, uint64_t seq)
+{
+	if (sr->engine->p->order == PR_ORDER_ANY)
+		return; /* results leave as they come */
+	pthread_mutex_lock(&sr->lock);
+	while (sr->result_bytes > sr->bound_bytes && seq != sr->reorder.base &&
+	       !pr_stage_run_cancelled(sr)) {
+		sr->run_waiting++;
+		pthread_cond_wait(&sr->ran, &sr->lock);
+		sr->run_waiting--;
+	}
+	pthread_mutex_unlock(&sr->lock);
+}
+
+void
 pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, size_t in_len,
                      struct pr_item_list *results)
 {
@@ -391,14 +410,18 @@ pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, size_t in_len,
 	pthread_mutex_lock(&sr->lock);
 	/* The input is gone; its results are held until they leave. */
 	sr->held_bytes -= in_len;
-	for (struct pr_item *it = results->head; it != NULL; it = it->next)
+	for (struct pr_item *it = results->head; it != NULL; it = it->next) {
 		sr->held_bytes += it->len;
+		sr->result_bytes += it->len;
+	}
 	if (sr->engine->p->order == PR_ORDER_ANY) {
 		forward(sr, results);
 	} else {
 		pr_reorder_put(&sr->reorder, seq, results);
 		while (pr_reorder_take(&sr->reorder, &ready))
 			forward(sr, &ready);
+		if (sr->run_waiting > 0)
+			pthread_cond_broadcast(&sr->ran);
 	}
 	pthread_mutex_unlock(&sr->lock);
 }
@@ -450,6 +473,7 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 		pr_reorder_init(&sr->reorder);
 		pthread_mutex_init(&sr->lock, NULL);
 		pthread_cond_init(&sr->room, NULL);
+		pthread_cond_init(&sr->ran, NULL);
 	}
 	stats_init(&e);
 	for (size_t i = 0; i < p->nstages; i++)
@@ -507,6 +531,7 @@ stop:
 	for (size_t i = 0; i < p->nstages; i++) {
 		pr_reorder_free(&e.runs[i].reorder);
 		pthread_cond_destroy(&e.runs[i].room);
+		pthread_cond_destroy(&e.runs[i].ran);
 		pthread_mutex_destroy(&e.runs[i].lock);
 	}
 	pr_source_close(src);

@@ -50,6 +50,7 @@ pool_worker(void *arg)
 			uint64_t seq = item->seq;
 			size_t len = item->len;
 
+			pr_stage_run_may_start(pool->sr, seq);
 			pr_stage_run_call(pool->sr, w->inst, item, &results);
 			pr_item_free(item);
 			pr_stage_run_deliver(pool->sr, seq, len, &results);

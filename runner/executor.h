@@ -47,6 +47,9 @@ struct pr_stage_run {
 	pthread_mutex_t lock;
 	pthread_cond_t room;          /* signalled when the stage has half emptied */
 	unsigned waiting;             /* under lock: submitters waiting for room */
+	uint64_t result_bytes;        /* under lock: of the results not passed on yet */
+	pthread_cond_t ran;           /* signalled when results arrive, for: */
+	unsigned run_waiting;         /* under lock: workers waiting to start an item */
 	struct pr_stage_run *next;    /* NULL for the last stage */
 };
 
@@ -122,6 +125,15 @@ void pr_stage_run_message(struct pr_stage_run *sr, const char *line);
 
 /* Adds WAIT seconds of a worker waiting for items to SR's statistics. */
 void pr_stage_run_waited(struct pr_stage_run *sr, double wait);
+
+/*
+ * Waits, before input SEQ is run, while the stage holds more than its bytes
+ * in results that wait for an earlier input (order: input), unless SEQ is
+ * that earliest input.  An executor whose workers take several items at a
+ * time calls it, so that a worker far ahead does not pile up large results
+ * that cannot leave yet (reading files ahead of a slow one, say).
+ */
+void pr_stage_run_may_start(struct pr_stage_run *sr, uint64_t seq);
 
 /* Hands the results of input SEQ, which held IN_LEN bytes, to the engine
  * (possibly none), which passes them on in order. */

@@ -200,6 +200,25 @@ while sent < 1 << 30:
 	is 0 "$rc" "1 GiB of blocks through clean exits 0"
 	[ "$peak" -lt 100 ]
 	ok $? "peak memory of the process tree stays under 100 MiB (${peak} MiB)"
+
+	# An io stage whose items grow (read) does not read far ahead of a
+	# slow next stage: 60 files of 4 MiB (240 MiB) through a probe that
+	# takes 20 ms an item.
+	mkdir "$tmp/many"
+	for i in $(seq 10 69); do
+		head -c 4194304 /dev/zero > "$tmp/many/f$i"
+	done
+	cat > "$tmp/ahead.yml" <<YML
+input: {glob: "$tmp/many/f*"}
+stages:
+  - {name: read, kind: io, workers: 4, run: read}
+  - {name: probe, kind: cpu, workers: 1, plugin: $PROBE, with: {sleep: 20ms}}
+YML
+	peak_mib "$PIPERUN" "$tmp/ahead.yml" < /dev/null > "$tmp/mem" 2>&1
+	read -r rc peak < "$tmp/mem"
+	is 0 "$rc" "60 files of 4 MiB read ahead of a slow stage exit 0"
+	[ "$peak" -lt 100 ]
+	ok $? "reading stays a bounded way ahead: peak under 100 MiB (${peak} MiB of 240 read)"
 fi
 
 test_done
