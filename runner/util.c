@@ -124,6 +124,11 @@ pr_memory_tune(void)
 	 * and are reused; the heap is given back only past 128 MiB free. */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 128 << 20);
+#ifdef M_ARENA_MAX
+	/* Items are allocated by one thread and freed by another: with an
+	 * arena per thread, each would keep the most it ever held. */
+	mallopt(M_ARENA_MAX, 2);
+#endif
 #endif
 }
 
