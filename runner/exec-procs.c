@@ -514,6 +514,7 @@ procs_drain(struct pr_stage_run *sr)
 const struct pr_executor pr_exec_procs = {
 	.name = "processes",
 	.ahead = 1, /* the batch behind the running one */
+	.batch = BATCH_ITEMS,
 	.start = procs_start,
 	.submit = procs_submit,
 	.drain = procs_drain,

@@ -47,10 +47,15 @@ pr_workers_for(const struct pr_stage_conf *c, unsigned jobs, int sync)
 }
 
 unsigned
-pr_bound_for(unsigned workers)
+pr_bound_for(const struct pr_executor *ex, unsigned workers)
 {
-	/* Room for every worker to take a batch while another one waits. */
-	return 64 * (workers + 1);
+	/* Room for every worker to take a batch while another one waits;
+	 * for an executor that takes large batches, room for each worker to
+	 * run one and have the next behind it, even while the results of a
+	 * later batch wait in the reorder buffer for an earlier one. */
+	unsigned batches = ex->batch * (1 + ex->ahead) * workers + 64;
+
+	return batches > 64 * (workers + 1) ? batches : 64 * (workers + 1);
 }
 
 uint64_t

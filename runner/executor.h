@@ -59,6 +59,9 @@ struct pr_executor {
 	 * always admits one item per worker and these, and one more waiting,
 	 * whatever their size. */
 	unsigned ahead;
+	/* Items a worker takes at once, at most, when they are small (0: a
+	 * few); with ahead, this sizes the stage's bound. */
+	unsigned batch;
 	/* Opens the stage's states and starts the workers.  Returns 0, or -1
 	 * with *ERR set (freed by the caller). */
 	int (*start)(struct pr_stage_run *sr, char **err);
@@ -84,10 +87,11 @@ extern const struct pr_executor pr_exec_omp;     /* OpenMP batches: cpu, thread-
 /* The executor that runs stage C: its tag's, or pr_exec_sync under SYNC. */
 const struct pr_executor *pr_executor_for(const struct pr_stage_conf *c, int sync);
 
-/* The bounds of a stage with WORKERS workers: at most this many items, and
+/* The bounds of a stage run by EX with WORKERS workers: at most this many
+ * items, and
  * (but for one) at most pr_bound_bytes_for() bytes of them: many small
  * items, so that workers can take them in batches, or a few large ones. */
-unsigned pr_bound_for(unsigned workers);
+unsigned pr_bound_for(const struct pr_executor *ex, unsigned workers);
 uint64_t pr_bound_bytes_for(unsigned workers);
 
 /* How many workers stage C gets: JOBS (from -j, 0 for none) for cpu

@@ -24,7 +24,7 @@ pr_plan_print(FILE *f, const struct pr_pipeline *p, const struct pr_run_opts *o)
 	for (size_t i = 0; i < p->nstages; i++) {
 		const struct pr_stage_conf *c = &p->stages[i];
 		unsigned workers = pr_workers_for(c, o->jobs, o->sync);
-		unsigned bound = o->sync ? 1 : pr_bound_for(workers);
+		unsigned bound = o->sync ? 1 : pr_bound_for(pr_executor_for(c, o->sync), workers);
 
 		in_flight += bound;
 		unsigned mib = o->sync ? 0 : (unsigned)(pr_bound_bytes_for(workers) >> 20);
@@ -40,6 +40,6 @@ pr_plan_print(FILE *f, const struct pr_pipeline *p, const struct pr_run_opts *o)
 	if (o->sync)
 		fprintf(f, "in flight: at most %u items\n", in_flight);
 	else
-		fprintf(f, "in flight: at most %u items and, but for one large item a stage, %u MiB\n",
+		fprintf(f, "in flight: at most %u items and, but for the large items a worker always may hold, %u MiB\n",
 		        in_flight, in_flight_mib);
 }
