@@ -8,10 +8,12 @@
  * a second batch behind it while the worker runs the first, so the worker
  * never waits for its next item; then the results of each item in turn.
  * Large items travel in memory files (see ipc.h), so the socket only holds
- * small frames and sending the second batch never blocks.  A worker that
- * dies is noticed by the end of its socket, reaped, and replaced; the item
- * it was running fails with the signal's name, and the items sent after it
- * go to the replacement.
+ * small frames and sending the second batch never blocks.  A worker sends
+ * results a batch at a time; a page of shared memory says how far it got.
+ * A worker that dies is noticed by the end of its socket, reaped, and
+ * replaced; the item it was running fails with the signal's name, and the
+ * items sent after it, and those it finished whose results were lost with
+ * it, go to the replacement.
  */
 #include "config.h"
 
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,6 +49,8 @@ struct proc {
 	pid_t pid;
 	int fd;
 	struct pr_conn conn;
+	struct pr_worker_status *status; /* shared with the worker, or NULL */
+	uint64_t answered;               /* items whose results came from it */
 	pthread_t thread;
 	int running;
 };
@@ -62,6 +67,32 @@ struct procs {
 /* Time a worker gets past an item's timeout to give it up by itself. */
 #define TIMEOUT_SLACK 3.0
 
+/* Gives W a fresh status page; returns the descriptor to hand the worker,
+ * or -1 (W then has none, and its worker reports after every item). */
+static int
+status_page(struct proc *w)
+{
+	int fd = -1;
+	void *p = MAP_FAILED;
+
+	if (w->status != NULL)
+		munmap(w->status, sizeof(*w->status));
+	w->status = NULL;
+	w->answered = 0;
+#ifdef HAVE_MEMFD_CREATE
+	fd = memfd_create("piperun-status", MFD_CLOEXEC);
+	if (fd >= 0 && ftruncate(fd, sizeof(*w->status)) == 0)
+		p = mmap(NULL, sizeof(*w->status), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	w->status = p;
+#endif
+	return fd;
+}
+
 /* Starts a worker and waits for it to open the stage.  Returns 0, or -1
  * with *ERR set. */
 static int
@@ -73,7 +104,8 @@ proc_spawn(struct proc *w, char **err)
 	posix_spawnattr_t attr;
 	sigset_t none;
 	int sv[2], rc;
-	char *argv[] = { "piperun", PR_WORKER_FLAG, "3", NULL };
+	char *argv[] = { "piperun", PR_WORKER_FLAG, "3", "4", NULL };
+	int status_fd = status_page(w);
 	struct pr_buf meta = { 0 };
 	unsigned char *m, *d;
 	size_t ml, dl;
@@ -87,6 +119,10 @@ proc_spawn(struct proc *w, char **err)
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+	if (status_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, status_fd, 4);
+	else
+		argv[3] = NULL;
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	posix_spawnattr_setsigmask(&attr, &none);
@@ -99,6 +135,8 @@ proc_spawn(struct proc *w, char **err)
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(sv[1]);
+	if (status_fd >= 0)
+		close(status_fd);
 	if (rc != 0) {
 		close(sv[0]);
 		*err = pr_asprintf("piperun: stage '%s': cannot start a worker process: %s",
@@ -292,6 +330,7 @@ receive_one(struct proc *w, struct pr_item *item, double deadline)
 		                     status == 0 ? NULL : msg ? msg : "failed", &slice);
 		free(msg);
 		pr_stage_run_deliver(sr, item->seq, item->len, &results);
+		w->answered++;
 		return 1;
 	}
 }
@@ -401,9 +440,9 @@ proc_feeder(void *arg)
 			batches--;
 			continue;
 		}
-		/* The worker died on the first unanswered item, or overran its
-		 * timeout and is killed: that item fails; the rest go to the
-		 * replacement. */
+		/* The worker died on an item, or overran its timeout and is
+		 * killed: that item fails.  The items it finished, whose results
+		 * were lost with it, and those after go to the replacement. */
 		if (got < 0 && w->pid > 0)
 			kill(w->pid, SIGKILL);
 		char *how = proc_reap(w);
@@ -411,9 +450,18 @@ proc_feeder(void *arg)
 			free(how);
 			how = pr_asprintf("timed out after %gs; its worker process was killed", timeout);
 		}
+		struct pr_item_list redo = { 0 };
+		if (w->status != NULL) {
+			uint64_t done = atomic_load(&w->status->done);
+			while (done > w->answered && inflight.count > 1) {
+				pr_item_list_push(&redo, pr_item_list_pop(&inflight));
+				done--;
+			}
+		}
 		fail_unrun(sr, pr_item_list_pop(&inflight), how);
 		free(how);
 		put_back(&pending, &inflight);
+		put_back(&pending, &redo);
 		batches = 0;
 		char *err = NULL;
 		if (!pr_stage_run_cancelled(sr) && proc_spawn(w, &err) < 0) {
@@ -436,6 +484,8 @@ procs_stop(struct pr_stage_run *sr)
 		if (ps->workers[i].running)
 			pthread_join(ps->workers[i].thread, NULL);
 		free(proc_reap(&ps->workers[i]));
+		if (ps->workers[i].status != NULL)
+			munmap(ps->workers[i].status, sizeof(*ps->workers[i].status));
 	}
 	pr_queue_destroy(&ps->queue);
 	pthread_mutex_destroy(&ps->lock);

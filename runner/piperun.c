@@ -306,8 +306,8 @@ main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &pipe_set, NULL);
 	pr_memory_tune();
 
-	if (argc == 3 && strcmp(argv[1], PR_WORKER_FLAG) == 0)
-		return pr_worker_main(atoi(argv[2]));
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], PR_WORKER_FLAG) == 0)
+		return pr_worker_main(atoi(argv[2]), argc == 4 ? atoi(argv[3]) : -1);
 	while ((c = getopt_long(argc, argv, "j:nqvhV", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'j': {

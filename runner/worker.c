@@ -7,9 +7,12 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runner/ipc.h"
@@ -30,11 +33,117 @@ refuse(struct pr_conn *c, const char *msg)
 	return 1;
 }
 
-/* Runs one item frame and sends its results. */
+/* Results of small items gather for at most this long before they go. */
+#define FLUSH_EVERY 0.001
+
+/*
+ * The write side of the socket.  With a status page, results gather in the
+ * connection's buffer and go when no more items wait here, or FLUSH_EVERY
+ * after they were queued at most: a thread sends them then, so that a long
+ * item does not hold back the results of those that came before it.
+ * Without one, each item's results go as soon as it is done.
+ */
+struct sender {
+	struct pr_conn *c;
+	pthread_mutex_t lock; /* the connection's write side */
+	pthread_cond_t wake;
+	double due;           /* under lock: when the queued results must go; 0: none */
+	int stop;             /* under lock */
+	int threaded;
+	pthread_t thread;
+};
+
+static void *
+sender_thread(void *arg)
+{
+	struct sender *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stop) {
+		double now = pr_now();
+		if (s->due == 0) {
+			pthread_cond_wait(&s->wake, &s->lock);
+		} else if (now >= s->due) {
+			pr_conn_flush(s->c); /* a failure shows to the main thread too */
+			s->due = 0;
+		} else {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			double left = s->due - now;
+			ts.tv_sec += (time_t)left;
+			ts.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static void
+sender_start(struct sender *s, struct pr_conn *c, int batched)
+{
+	pthread_condattr_t ca;
+
+	memset(s, 0, sizeof(*s));
+	s->c = c;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	s->threaded = batched && pr_thread_start(&s->thread, sender_thread, s) == 0;
+}
+
+/* Results were queued: they go now, or within FLUSH_EVERY.  Called with
+ * the lock held.  Returns 0 or a negative errno. */
 static int
-serve_item(struct pr_conn *c, struct pr_stage_inst *inst, unsigned char *meta, size_t meta_len,
+sender_queued(struct sender *s)
+{
+	if (!s->threaded)
+		return pr_conn_flush(s->c);
+	if (s->due == 0) {
+		s->due = pr_now() + FLUSH_EVERY;
+		pthread_cond_signal(&s->wake);
+	}
+	return 0;
+}
+
+/* Sends whatever is queued, now.  Returns 0 or a negative errno. */
+static int
+sender_flush(struct sender *s)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = pr_conn_flush(s->c);
+	s->due = 0;
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static void
+sender_stop(struct sender *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->stop = 1;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	if (s->threaded)
+		pthread_join(s->thread, NULL);
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->lock);
+}
+
+/* Runs one item frame and queues its results. */
+static int
+serve_item(struct sender *snd, struct pr_stage_inst *inst, unsigned char *meta, size_t meta_len,
            unsigned char *data, size_t len, int slot)
 {
+	struct pr_conn *c = snd->c;
 	struct pr_rd r = { meta, meta_len };
 	struct pr_item_list out = { 0 };
 	struct pr_buf reply = { 0 };
@@ -67,9 +176,10 @@ serve_item(struct pr_conn *c, struct pr_stage_inst *inst, unsigned char *meta, s
 			}
 		}
 		item->data = NULL;
-		pr_conn_release(c, slot);
 	}
 	pr_item_free(item);
+	pthread_mutex_lock(&snd->lock);
+	pr_conn_release(c, slot);
 	while ((it = pr_item_list_pop(&out)) != NULL) {
 		reply.len = 0;
 		pr_buf_str(&reply, it->name);
@@ -85,17 +195,21 @@ serve_item(struct pr_conn *c, struct pr_stage_inst *inst, unsigned char *meta, s
 		pr_buf_u64(&reply, rc == 0 ? 0 : 1);
 		pr_buf_u64(&reply, (uint64_t)((pr_now() - t0) * 1e6));
 		pr_buf_str(&reply, rc == 0 ? NULL : err);
-		if (pr_conn_send(c, PR_FRAME_DONE, &reply, NULL, 0) < 0)
+		if (pr_conn_send(c, PR_FRAME_DONE, &reply, NULL, 0) < 0 || sender_queued(snd) < 0)
 			rc = -2;
 	}
+	pthread_mutex_unlock(&snd->lock);
 	free(reply.p);
 	free(err);
 	return rc == -2 ? -1 : 0;
 }
 
 int
-pr_worker_main(int fd)
+pr_worker_main(int fd, int status_fd)
 {
+	struct pr_worker_status *status = NULL;
+	struct sender snd;
+	uint64_t served = 0;
 	struct pr_load_opts lo = { .have_inputs = 1 };
 	struct pr_pipeline *p = NULL;
 	struct pr_stage_inst *inst = NULL;
@@ -118,6 +232,12 @@ pr_worker_main(int fd)
 	sigprocmask(SIG_BLOCK, &block, NULL);
 
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (status_fd >= 0) {
+		void *p = mmap(NULL, sizeof(*status), PROT_READ | PROT_WRITE, MAP_SHARED, status_fd, 0);
+		if (p != MAP_FAILED)
+			status = p;
+		close(status_fd);
+	}
 	/* Stray writes of a stage go to stderr, never into piperun's output. */
 	dup2(STDERR_FILENO, STDOUT_FILENO);
 
@@ -159,12 +279,17 @@ pr_worker_main(int fd)
 	pr_diag_free(&d);
 	free(file);
 	rc = pr_conn_send(&c, PR_FRAME_READY, NULL, NULL, 0) < 0;
+	/* With the status page telling the parent how far this process got,
+	 * results need not go out one item at a time. */
+	sender_start(&snd, &c, status != NULL);
 	for (;;) {
-		/* Each item's results go out as soon as it is done, in one write:
-		 * if a later item kills this process, the parent knows which. */
 		int got;
-		if (rc != 0 || pr_conn_flush(&c) < 0 ||
-		    (got = pr_conn_recv(&c, &type, &meta, &meta_len, &data, &len, &slot)) <= 0)
+		if (rc != 0)
+			break;
+		/* No more items here: whatever is queued goes before waiting. */
+		if (pr_conn_buffered(&c) == 0 && sender_flush(&snd) < 0)
+			break;
+		if ((got = pr_conn_recv(&c, &type, &meta, &meta_len, &data, &len, &slot)) <= 0)
 			break;
 		if (got == 2)
 			continue; /* only slots given back */
@@ -172,13 +297,24 @@ pr_worker_main(int fd)
 			if (slot < 0)
 				free(data);
 			rc = 1;
-		} else if (serve_item(&c, inst, meta, meta_len, data, len, slot) < 0)
-			rc = 1;
+		} else {
+			if (status != NULL)
+				atomic_store(&status->started, served + 1);
+			if (serve_item(&snd, inst, meta, meta_len, data, len, slot) < 0)
+				rc = 1;
+			served++;
+			if (status != NULL)
+				atomic_store(&status->done, served);
+		}
 		free(meta);
 	}
+	sender_flush(&snd);
+	sender_stop(&snd);
 	pr_conn_free(&c);
 	pr_stage_close(inst);
 	pr_pipeline_free(p);
+	if (status != NULL)
+		munmap(status, sizeof(*status));
 	close(fd);
 	return rc;
 }

@@ -4,14 +4,32 @@
 #ifndef PR_WORKER_H
 #define PR_WORKER_H
 
-/* The hidden first argument that starts worker mode: piperun --worker FD. */
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* The hidden first argument that starts worker mode:
+ * piperun --worker FD [STATUS_FD]. */
 #define PR_WORKER_FLAG "--worker"
+
+/*
+ * A page of shared memory through which a worker says how far it is: it
+ * has begun `started` items and finished `done` (results queued), counted
+ * from its start.  A worker sends results a batch at a time, not an item
+ * at a time, so when it dies this page tells its parent which item it was
+ * running, and which finished items' results were lost with it.
+ */
+struct pr_worker_status {
+	_Atomic uint64_t started;
+	_Atomic uint64_t done;
+};
 
 /*
  * Serves the parent on socket FD: loads the pipeline it sends, opens the
  * stage itself, then runs every item it is sent until the parent closes
- * the socket.  Returns the exit status for main().
+ * the socket.  STATUS_FD is a memory file holding a struct
+ * pr_worker_status, or -1: then results go out after every item.
+ * Returns the exit status for main().
  */
-int pr_worker_main(int fd);
+int pr_worker_main(int fd, int status_fd);
 
 #endif

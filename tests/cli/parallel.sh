@@ -101,6 +101,28 @@ ok $? "the worker was replaced ($(distinct 2) worker processes seen)"
 grep -q '^stdin#6#0 ' "$tmp/out" && grep -q '^stdin#20#0 ' "$tmp/out"
 ok $? "items after the killed one come out"
 
+# A worker sends results a batch at a time, but an item that runs long does
+# not hold back those finished before it: stdin#1's result reaches the next
+# stage while stdin#2 still runs (for 2 s).
+cat > "$tmp/slow.yml" <<YML
+input: {lines: "-"}
+stages:
+  - {name: first, kind: cpu, workers: 1, plugin: $PROBE, with: {slow_on: "stdin#2"}}
+  - {name: second, kind: io, workers: 1, plugin: $PROBE}
+YML
+python3 - "$PIPERUN" "$tmp/slow.yml" > "$tmp/slow" <<'PY'
+import subprocess, sys, time
+p = subprocess.run(sys.argv[1:], input=b"1\n2\n3\n", stdout=subprocess.PIPE)
+end = time.monotonic()
+first = p.stdout.decode().splitlines()[0].split()
+print(p.returncode, first[0], "%.3f" % (end - float(first[4])))
+PY
+read -r rc name ahead < "$tmp/slow"
+is 0 "$rc" "a long item among short ones: exit 0"
+is "stdin#1#0" "$name" "the first result is stdin#1's"
+awk -v a="$ahead" 'BEGIN { exit !(a >= 1.0) }'
+ok $? "it reached the next stage while stdin#2 ran (${ahead}s before the end)"
+
 # Items larger than half a stage's byte bound: each worker gets the next one
 # as soon as it is free, instead of the stage running dry first.  Ten 4 MiB
 # files through two workers run in pairs; at most one item runs alone.

@@ -6,7 +6,8 @@
  * by item name), fanout (true: emit 0, 1 or 2 items per input, by name),
  * die_on (an item name: the process kills itself with SIGKILL on it),
  * crash_on (an item name: a segmentation fault on it), hang_on (an item
- * name: it sleeps for an hour on it).
+ * name: it sleeps for an hour on it), slow_on (an item name: it sleeps 2 s
+ * more on it).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@
 struct probe {
 	double sleep, jitter;
 	int fanout;
-	const char *die_on, *crash_on, *hang_on;
+	const char *die_on, *crash_on, *hang_on, *slow_on;
 };
 
 static unsigned
@@ -55,7 +56,8 @@ probe_open(const struct piperun_host *host, struct piperun_opts *opts, void **st
 	    host->opt_bool(opts, "fanout", &p->fanout) < 0 ||
 	    host->opt_string(opts, "die_on", &p->die_on) < 0 ||
 	    host->opt_string(opts, "crash_on", &p->crash_on) < 0 ||
-	    host->opt_string(opts, "hang_on", &p->hang_on) < 0) {
+	    host->opt_string(opts, "hang_on", &p->hang_on) < 0 ||
+	    host->opt_string(opts, "slow_on", &p->slow_on) < 0) {
 		free(p);
 		return -1;
 	}
@@ -80,6 +82,8 @@ probe_process(void *state, const struct piperun_host *host, const struct piperun
 	}
 	if (p->hang_on != NULL && strcmp(item->name, p->hang_on) == 0)
 		pause = 3600;
+	if (p->slow_on != NULL && strcmp(item->name, p->slow_on) == 0)
+		pause += 2;
 	if (p->jitter > 0)
 		pause += p->jitter * (double)(hash(item->name) % 1000) / 1000.0;
 	if (pause > 0) {
