@@ -113,6 +113,9 @@ cancel_all(struct pr_engine *e)
 
 static void sink_flush(struct pr_engine *e);
 
+/* Items the source hands the first stage at once, at most. */
+#define SUBMIT_BATCH 64
+
 /* Copies the counts so far into LIVE (whose stages array the caller
  * provides), with each stage's queue; records the queues in the trace. */
 static void
@@ -217,44 +220,65 @@ pr_stage_run_open(struct pr_stage_run *sr, char **err)
 	return inst;
 }
 
+/* The calling thread's process and thread ids, looked up once. */
+static void
+thread_ids(long *pid, long *tid)
+{
+	static _Thread_local long my_pid, my_tid;
+
+	if (my_tid == 0) {
+		my_pid = (long)getpid();
+		my_tid = (long)syscall(SYS_gettid);
+	}
+	*pid = my_pid;
+	*tid = my_tid;
+}
+
+void
+pr_stage_run_exec(struct pr_stage_run *sr, struct pr_stage_inst *inst, struct pr_item *item,
+                  struct pr_outcome *o)
+{
+	*o = (struct pr_outcome){ .item = item };
+	if (atomic_load(&sr->engine->cancel)) {
+		o->err = pr_strdup("interrupted");
+		return;
+	}
+	o->slice.start = pr_now();
+	if (pr_stage_try(inst, item, &o->results, &o->err) != 0 && o->err == NULL)
+		o->err = pr_strdup("failed");
+	o->slice.end = pr_now();
+	thread_ids(&o->slice.pid, &o->slice.tid);
+	o->ran = 1;
+}
+
 int
 pr_stage_run_call(struct pr_stage_run *sr, struct pr_stage_inst *inst, struct pr_item *item,
                   struct pr_item_list *out)
 {
-	size_t before = out->count;
-	double t0 = pr_now();
-	char *err = NULL;
-	int rc;
+	struct pr_outcome o;
 
-	if (atomic_load(&sr->engine->cancel)) {
-		pr_stage_run_account(sr, item->name, 0, "interrupted", NULL);
-		return -1;
-	}
-	rc = pr_stage_try(inst, item, out, &err);
-	struct pr_slice slice = { t0, pr_now(), (long)getpid(), (long)syscall(SYS_gettid) };
-
-	pr_stage_run_account(sr, item->name, out->count - before, rc == 0 ? NULL : err, &slice);
-	free(err);
+	pr_stage_run_exec(sr, inst, item, &o);
+	pr_stage_run_account(sr, item->name, o.results.count, o.err, o.ran ? &o.slice : NULL);
+	if (out->tail != NULL && o.results.head != NULL)
+		out->tail->next = o.results.head;
+	else if (o.results.head != NULL)
+		out->head = o.results.head;
+	if (o.results.tail != NULL)
+		out->tail = o.results.tail;
+	out->count += o.results.count;
+	int rc = o.err == NULL ? 0 : -1;
+	free(o.err);
 	return rc;
 }
 
-void
-pr_stage_run_account(struct pr_stage_run *sr, const char *name, size_t nout, const char *err,
-                     const struct pr_slice *slice)
+/* Records one finished item in SR's statistics; called with the lock. */
+static void
+count_locked(struct pr_stage_run *sr, size_t nout, int failed, int interrupted, double busy)
 {
-	double busy = slice != NULL ? slice->end - slice->start : 0;
-	struct pr_trace *trace = sr->engine->o->trace;
-
-	if (trace != NULL && slice != NULL)
-		pr_trace_slice(trace, (unsigned)(sr->conf - sr->engine_pipeline->stages), name,
-		               slice->start, slice->end, slice->pid, slice->tid, err != NULL);
 	struct pr_stage_stats *st = sr->stats;
 
-	int interrupted = err != NULL && atomic_load(&sr->engine->cancel);
-
-	pthread_mutex_lock(&sr->lock);
 	st->busy_s += busy;
-	if (err == NULL) {
+	if (!failed) {
 		st->ok++;
 		if (nout == 0)
 			st->filtered++;
@@ -263,13 +287,41 @@ pr_stage_run_account(struct pr_stage_run *sr, const char *name, size_t nout, con
 	} else {
 		st->failed++;
 	}
-	pthread_mutex_unlock(&sr->lock);
-	if (err == NULL || interrupted)
-		return;
+}
+
+/* Reports a failed item (not an interrupted one) and stops the run unless
+ * the stage skips failures; called without the lock. */
+static void
+report_failure(struct pr_stage_run *sr, const char *name, const char *err)
+{
 	sr->engine->failed = 1;
 	if (sr->conf->on_error != PR_ON_ERROR_SKIP)
 		sr->engine->stop = 1;
 	message(sr->engine, "piperun: stage '%s' failed on '%s': %s", sr->conf->name, name, err);
+}
+
+static void
+trace_slice(struct pr_stage_run *sr, const char *name, const struct pr_slice *slice, int failed)
+{
+	struct pr_trace *trace = sr->engine->o->trace;
+
+	if (trace != NULL && slice != NULL)
+		pr_trace_slice(trace, (unsigned)(sr->conf - sr->engine_pipeline->stages), name,
+		               slice->start, slice->end, slice->pid, slice->tid, failed);
+}
+
+void
+pr_stage_run_account(struct pr_stage_run *sr, const char *name, size_t nout, const char *err,
+                     const struct pr_slice *slice)
+{
+	int interrupted = err != NULL && atomic_load(&sr->engine->cancel);
+
+	trace_slice(sr, name, slice, err != NULL);
+	pthread_mutex_lock(&sr->lock);
+	count_locked(sr, nout, err != NULL, interrupted, slice != NULL ? slice->end - slice->start : 0);
+	pthread_mutex_unlock(&sr->lock);
+	if (err != NULL && !interrupted)
+		report_failure(sr, name, err);
 }
 
 void
@@ -334,28 +386,49 @@ sink(struct pr_engine *e, struct pr_item *item)
 	pr_item_free(item);
 }
 
-/* Admits ITEM into SR once there is room, numbers it and hands it to the
- * executor. */
-static void
-submit(struct pr_stage_run *sr, struct pr_item *item)
+/* Whether SR has room for one more item of LEN bytes; with the lock. */
+static int
+has_room(const struct pr_stage_run *sr, size_t len)
 {
-	pthread_mutex_lock(&sr->lock);
 	/* Up to a bound of items, and of bytes; but every worker may always
 	 * have its items, and one more wait, whatever their size. */
-	while (sr->admitted - sr->released >= sr->bound ||
-	       (sr->admitted - sr->released >= sr->always &&
-	        sr->held_bytes + item->len > sr->bound_bytes)) {
-		sr->waiting++;
-		pthread_cond_wait(&sr->room, &sr->lock);
-		sr->waiting--;
+	return sr->admitted - sr->released < sr->bound &&
+	       (sr->admitted - sr->released < sr->always ||
+	        sr->held_bytes + len <= sr->bound_bytes);
+}
+
+/* Admits the items of ITEMS into SR in order as there is room, numbers
+ * them and hands them to the executor, several at a time when they fit;
+ * leaves ITEMS empty. */
+static void
+submit(struct pr_stage_run *sr, struct pr_item_list *items)
+{
+	struct pr_item_list admitted = { 0 };
+	struct pr_item *item;
+
+	pthread_mutex_lock(&sr->lock);
+	while ((item = pr_item_list_pop(items)) != NULL) {
+		while (!has_room(sr, item->len)) {
+			/* Those admitted go to work before this waits for room. */
+			if (admitted.count > 0) {
+				pthread_mutex_unlock(&sr->lock);
+				sr->ex->submit(sr, &admitted);
+				pthread_mutex_lock(&sr->lock);
+				continue;
+			}
+			sr->waiting++;
+			pthread_cond_wait(&sr->room, &sr->lock);
+			sr->waiting--;
+		}
+		sr->held_bytes += item->len;
+		sr->admitted++;
+		item->seq = sr->seq_in++;
+		sr->stats->in++;
+		sr->stats->bytes_in += item->len;
+		pr_item_list_push(&admitted, item);
 	}
-	sr->held_bytes += item->len;
-	sr->admitted++;
-	item->seq = sr->seq_in++;
-	sr->stats->in++;
-	sr->stats->bytes_in += item->len;
 	pthread_mutex_unlock(&sr->lock);
-	sr->ex->submit(sr, item);
+	sr->ex->submit(sr, &admitted);
 }
 
 /* Passes a released batch of results on to the next stage or the sink;
@@ -363,6 +436,7 @@ submit(struct pr_stage_run *sr, struct pr_item *item)
 static void
 forward(struct pr_stage_run *sr, struct pr_item_list *list)
 {
+	struct pr_item_list next = { 0 };
 	struct pr_item *item;
 
 	sr->released++;
@@ -373,41 +447,55 @@ forward(struct pr_stage_run *sr, struct pr_item_list *list)
 	while ((item = pr_item_list_pop(list)) != NULL) {
 		sr->held_bytes -= item->len;
 		sr->result_bytes -= item->len;
+		atomic_store_explicit(&sr->over, sr->result_bytes > sr->bound_bytes,
+		                      memory_order_relaxed);
 		sr->stats->out++;
 		sr->stats->bytes_out += item->len;
 		if (sr->next != NULL)
-			submit(sr->next, item);
+			pr_item_list_push(&next, item);
 		else
 			sink(sr->engine, item);
 	}
+	if (next.count > 0)
+		submit(sr->next, &next);
 	if (sr->waiting > 0 && (sr->admitted - sr->released < sr->always ||
 	                        (sr->admitted - sr->released <= sr->bound / 2 &&
 	                         sr->held_bytes <= sr->bound_bytes / 2)))
 		pthread_cond_broadcast(&sr->room);
 }
 
-void
-pr_stage_run_may_start(struct pr_stage_run *sr, uint64_t seq)
+int
+pr_stage_run_may_start(struct pr_stage_run *sr, uint64_t seq, int wait)
 {
-	if (sr->engine->p->order == PR_ORDER_ANY)
-		return; /* results leave as they come */
+	int may = 1;
+
+	/* order: any lets results leave as they come; a glance at the flag
+	 * spares the lock while results flow. */
+	if (sr->engine->p->order == PR_ORDER_ANY ||
+	    !atomic_load_explicit(&sr->over, memory_order_relaxed))
+		return 1;
 	pthread_mutex_lock(&sr->lock);
 	while (sr->result_bytes > sr->bound_bytes && seq != sr->reorder.base &&
 	       !pr_stage_run_cancelled(sr)) {
+		if (!wait) {
+			may = 0;
+			break;
+		}
 		sr->run_waiting++;
 		pthread_cond_wait(&sr->ran, &sr->lock);
 		sr->run_waiting--;
 	}
 	pthread_mutex_unlock(&sr->lock);
+	return may;
 }
 
-void
-pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, size_t in_len,
-                     struct pr_item_list *results)
+/* Takes the results of input SEQ, which held IN_LEN bytes, and passes on
+ * whatever may leave; called with the lock. */
+static void
+deliver_locked(struct pr_stage_run *sr, uint64_t seq, size_t in_len, struct pr_item_list *results)
 {
 	struct pr_item_list ready;
 
-	pthread_mutex_lock(&sr->lock);
 	/* The input is gone; its results are held until they leave. */
 	sr->held_bytes -= in_len;
 	for (struct pr_item *it = results->head; it != NULL; it = it->next) {
@@ -417,13 +505,50 @@ pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, size_t in_len,
 	if (sr->engine->p->order == PR_ORDER_ANY) {
 		forward(sr, results);
 	} else {
+		atomic_store_explicit(&sr->over, sr->result_bytes > sr->bound_bytes,
+		                      memory_order_relaxed);
 		pr_reorder_put(&sr->reorder, seq, results);
 		while (pr_reorder_take(&sr->reorder, &ready))
 			forward(sr, &ready);
-		if (sr->run_waiting > 0)
-			pthread_cond_broadcast(&sr->ran);
 	}
+	*results = (struct pr_item_list){ 0 };
+}
+
+void
+pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, size_t in_len,
+                     struct pr_item_list *results)
+{
+	pthread_mutex_lock(&sr->lock);
+	deliver_locked(sr, seq, in_len, results);
+	if (sr->run_waiting > 0)
+		pthread_cond_broadcast(&sr->ran);
 	pthread_mutex_unlock(&sr->lock);
+}
+
+void
+pr_stage_run_finish(struct pr_stage_run *sr, struct pr_outcome *o, size_t n)
+{
+	int interrupted = atomic_load(&sr->engine->cancel);
+
+	for (size_t i = 0; i < n; i++)
+		trace_slice(sr, o[i].item->name, o[i].ran ? &o[i].slice : NULL, o[i].err != NULL);
+	pthread_mutex_lock(&sr->lock);
+	for (size_t i = 0; i < n; i++) {
+		count_locked(sr, o[i].results.count, o[i].err != NULL, interrupted,
+		             o[i].ran ? o[i].slice.end - o[i].slice.start : 0);
+		if (o[i].err != NULL)
+			pr_item_list_clear(&o[i].results);
+		deliver_locked(sr, o[i].item->seq, o[i].item->len, &o[i].results);
+	}
+	if (sr->run_waiting > 0)
+		pthread_cond_broadcast(&sr->ran);
+	pthread_mutex_unlock(&sr->lock);
+	for (size_t i = 0; i < n; i++) {
+		if (o[i].err != NULL && !interrupted)
+			report_failure(sr, o[i].item->name, o[i].err);
+		free(o[i].err);
+		o[i].err = NULL;
+	}
 }
 
 static void
@@ -496,6 +621,10 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 	if ((o->control != NULL || pipe2(e.tick_wake, O_CLOEXEC | O_NONBLOCK) == 0) &&
 	    pr_thread_start(&control, control_main, &e) == 0)
 		controlled = 1;
+	/* Items go to the first stage a few at a time while the source has
+	 * more at hand, and at once when the next one would mean waiting (or,
+	 * under --sync, always: a failure stops the feeding at once). */
+	struct pr_item_list fresh = { 0 };
 	while (!e.stop) {
 		struct pr_item *item;
 		int rc = pr_source_next(src, &item, &err);
@@ -508,8 +637,12 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 			break;
 		}
 		atomic_fetch_add(&e.items_in, 1);
-		submit(&e.runs[0], item);
+		pr_item_list_push(&fresh, item);
+		if (fresh.count >= SUBMIT_BATCH || o->sync || !pr_source_ready(src))
+			submit(&e.runs[0], &fresh);
 	}
+	if (fresh.count > 0)
+		submit(&e.runs[0], &fresh);
 	for (size_t i = 0; i < p->nstages; i++)
 		e.runs[i].ex->drain(&e.runs[i]);
 	if (controlled) {

@@ -101,11 +101,11 @@ omp_start(struct pr_stage_run *sr, char **err)
 }
 
 static void
-omp_submit(struct pr_stage_run *sr, struct pr_item *item)
+omp_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 {
 	struct omp *o = sr->ex_data;
 
-	pr_queue_push(&o->queue, item);
+	pr_queue_push_list(&o->queue, items);
 }
 
 static void
@@ -131,10 +131,10 @@ omp_start(struct pr_stage_run *sr, char **err)
 }
 
 static void
-omp_submit(struct pr_stage_run *sr, struct pr_item *item)
+omp_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 {
 	(void)sr;
-	pr_item_free(item);
+	pr_item_list_clear(items);
 }
 
 static void

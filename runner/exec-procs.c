@@ -541,11 +541,11 @@ procs_start(struct pr_stage_run *sr, char **err)
 }
 
 static void
-procs_submit(struct pr_stage_run *sr, struct pr_item *item)
+procs_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 {
 	struct procs *ps = sr->ex_data;
 
-	pr_queue_push(&ps->queue, item);
+	pr_queue_push_list(&ps->queue, items);
 }
 
 static void

@@ -14,15 +14,19 @@ sync_start(struct pr_stage_run *sr, char **err)
 }
 
 static void
-sync_submit(struct pr_stage_run *sr, struct pr_item *item)
+sync_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 {
-	struct pr_item_list results = { 0 };
-	uint64_t seq = item->seq;
-	size_t len = item->len;
+	struct pr_item *item;
 
-	pr_stage_run_call(sr, sr->ex_data, item, &results);
-	pr_item_free(item);
-	pr_stage_run_deliver(sr, seq, len, &results);
+	while ((item = pr_item_list_pop(items)) != NULL) {
+		struct pr_item_list results = { 0 };
+		uint64_t seq = item->seq;
+		size_t len = item->len;
+
+		pr_stage_run_call(sr, sr->ex_data, item, &results);
+		pr_item_free(item);
+		pr_stage_run_deliver(sr, seq, len, &results);
+	}
 }
 
 static void

@@ -31,29 +31,53 @@ struct worker_arg {
 	struct pr_stage_inst *inst;
 };
 
+/* Outcomes a worker holds before it delivers them: a few small items'
+ * worth, so that it takes the stage's lock once for several. */
+#define HOLD_ITEMS 8
+#define HOLD_BYTES (64 * 1024)
+#define HOLD_TIME  0.001
+
 static void *
 pool_worker(void *arg)
 {
 	struct worker_arg *w = arg;
 	struct pool *pool = w->pool;
+	struct pr_stage_run *sr = pool->sr;
 	struct pr_item_list batch = { 0 };
+	struct pr_outcome held[HOLD_ITEMS];
+	size_t nheld = 0, bytes = 0;
 	double waited;
 
 	/* A few items at a time when many wait (one wake-up for several),
 	 * never more than a fair share of what is queued. */
-	while (pr_queue_pop(&pool->queue, 8, pool->nthreads_max, &batch, &waited) > 0) {
+	while (pr_queue_pop(&pool->queue, HOLD_ITEMS, pool->nthreads_max, &batch, &waited) > 0) {
 		struct pr_item *item;
 
-		pr_stage_run_waited(pool->sr, waited);
+		pr_stage_run_waited(sr, waited);
 		while ((item = pr_item_list_pop(&batch)) != NULL) {
-			struct pr_item_list results = { 0 };
-			uint64_t seq = item->seq;
-			size_t len = item->len;
-
-			pr_stage_run_may_start(pool->sr, seq);
-			pr_stage_run_call(pool->sr, w->inst, item, &results);
-			pr_item_free(item);
-			pr_stage_run_deliver(pool->sr, seq, len, &results);
+			struct pr_outcome *o = &held[nheld];
+			if (!pr_stage_run_may_start(sr, item->seq, 0)) {
+				/* What this worker holds may be what the stage waits for. */
+				pr_stage_run_finish(sr, held, nheld);
+				for (size_t i = 0; i < nheld; i++)
+					pr_item_free(held[i].item);
+				nheld = bytes = 0;
+				o = &held[0];
+				pr_stage_run_may_start(sr, item->seq, 1);
+			}
+			pr_stage_run_exec(sr, w->inst, item, o);
+			nheld++;
+			for (struct pr_item *r = o->results.head; r != NULL; r = r->next)
+				bytes += r->len;
+			/* Delivered at the end of the batch, or sooner when they are
+			 * many, large, or slow to come. */
+			if (batch.count == 0 || nheld == HOLD_ITEMS || bytes >= HOLD_BYTES ||
+			    !o->ran || o->slice.end - held[0].slice.start >= HOLD_TIME) {
+				pr_stage_run_finish(sr, held, nheld);
+				for (size_t i = 0; i < nheld; i++)
+					pr_item_free(held[i].item);
+				nheld = bytes = 0;
+			}
 		}
 	}
 	free(w);
@@ -131,11 +155,11 @@ serial_start(struct pr_stage_run *sr, char **err)
 }
 
 static void
-pool_submit(struct pr_stage_run *sr, struct pr_item *item)
+pool_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 {
 	struct pool *pool = sr->ex_data;
 
-	pr_queue_push(&pool->queue, item);
+	pr_queue_push_list(&pool->queue, items);
 }
 
 static void

@@ -12,6 +12,7 @@
 #define PR_EXECUTOR_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "runner/item.h"
@@ -48,6 +49,7 @@ struct pr_stage_run {
 	pthread_cond_t room;          /* signalled when the stage has half emptied */
 	unsigned waiting;             /* under lock: submitters waiting for room */
 	uint64_t result_bytes;        /* under lock: of the results not passed on yet */
+	atomic_int over;              /* result_bytes > bound_bytes, for a glance */
 	pthread_cond_t ran;           /* signalled when results arrive, for: */
 	unsigned run_waiting;         /* under lock: workers waiting to start an item */
 	struct pr_stage_run *next;    /* NULL for the last stage */
@@ -65,9 +67,9 @@ struct pr_executor {
 	/* Opens the stage's states and starts the workers.  Returns 0, or -1
 	 * with *ERR set (freed by the caller). */
 	int (*start)(struct pr_stage_run *sr, char **err);
-	/* Takes ITEM (and its ownership) into the stage; may wait while the
-	 * stage is full. */
-	void (*submit)(struct pr_stage_run *sr, struct pr_item *item);
+	/* Takes ITEMS (and their ownership, leaving the list empty) into the
+	 * stage, in order; they have been admitted, so it does not wait. */
+	void (*submit)(struct pr_stage_run *sr, struct pr_item_list *items);
 	/* No more items will come: returns once every submitted item's results
 	 * have been delivered. */
 	void (*drain)(struct pr_stage_run *sr);
@@ -131,13 +133,36 @@ void pr_stage_run_message(struct pr_stage_run *sr, const char *line);
 void pr_stage_run_waited(struct pr_stage_run *sr, double wait);
 
 /*
- * Waits, before input SEQ is run, while the stage holds more than its bytes
- * in results that wait for an earlier input (order: input), unless SEQ is
- * that earliest input.  An executor whose workers take several items at a
- * time calls it, so that a worker far ahead does not pile up large results
- * that cannot leave yet (reading files ahead of a slow one, say).
+ * Whether input SEQ may be run now: not while the stage holds more than its
+ * bytes in results that wait for an earlier input (order: input), unless
+ * SEQ is that earliest input.  An executor whose workers take several items
+ * at a time calls it, so that a worker far ahead does not pile up large
+ * results that cannot leave yet (reading files ahead of a slow one, say).
+ * With WAIT it waits until SEQ may run, and returns 1; without, it returns
+ * 0 when SEQ would have to wait.  A worker must deliver every result it
+ * holds before it waits.
  */
-void pr_stage_run_may_start(struct pr_stage_run *sr, uint64_t seq);
+int pr_stage_run_may_start(struct pr_stage_run *sr, uint64_t seq, int wait);
+
+/* What running one input gave, for pr_stage_run_finish(). */
+struct pr_outcome {
+	struct pr_item *item;         /* the input, still the caller's */
+	struct pr_item_list results;
+	char *err;                    /* NULL when it succeeded */
+	struct pr_slice slice;        /* when and where it ran, if it did */
+	int ran;
+};
+
+/* Runs the stage on ITEM as pr_stage_run_call() does, but leaves counting
+ * and delivering the outcome, recorded in *O, to pr_stage_run_finish(). */
+void pr_stage_run_exec(struct pr_stage_run *sr, struct pr_stage_inst *inst, struct pr_item *item,
+                       struct pr_outcome *o);
+
+/* Counts and delivers the N outcomes at O, taking the stage's lock once:
+ * pr_stage_run_account() and pr_stage_run_deliver() for each.  Their
+ * errors are freed and their results handed on; the inputs stay the
+ * caller's. */
+void pr_stage_run_finish(struct pr_stage_run *sr, struct pr_outcome *o, size_t n);
 
 /* Hands the results of input SEQ, which held IN_LEN bytes, to the engine
  * (possibly none), which passes them on in order. */

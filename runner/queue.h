@@ -27,6 +27,9 @@ void pr_queue_destroy(struct pr_queue *q);
 /* Appends ITEM (taking it). */
 void pr_queue_push(struct pr_queue *q, struct pr_item *item);
 
+/* Appends every item of ITEMS (taking them and leaving the list empty). */
+void pr_queue_push_list(struct pr_queue *q, struct pr_item_list *items);
+
 /* Waits for at least one item, then moves up to MAX of them to OUT, and no
  * more than a SHARE-th of those queued (rounded up), so that SHARE workers
  * popping in turn all get some.  Returns how many, 0 once the queue is

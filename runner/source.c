@@ -362,6 +362,23 @@ pr_source_next(struct pr_source *s, struct pr_item **item, char **err)
 	}
 }
 
+int
+pr_source_ready(const struct pr_source *s)
+{
+	size_t avail;
+
+	switch (s->in->type) {
+	case PR_INPUT_LINES:
+		avail = s->end - s->start;
+		return s->fd >= 0 &&
+		       (s->eof || (avail > 0 && memchr(s->buf + s->start, '\n', avail) != NULL));
+	case PR_INPUT_BLOCKS:
+		return s->fd >= 0 && (s->eof || s->end - s->start >= s->in->block_size);
+	default:
+		return 1;
+	}
+}
+
 uint64_t
 pr_source_total(const struct pr_source *s)
 {

@@ -30,6 +30,11 @@ struct pr_source *pr_source_open(const struct pr_input *in, pr_warn_fn *warn, vo
  */
 int pr_source_next(struct pr_source *s, struct pr_item **item, char **err);
 
+/* 1 when the next pr_source_next() needs no read (the item is at hand, or
+ * the source is at its end), so that waiting for input does not hold back
+ * the items already taken. */
+int pr_source_ready(const struct pr_source *s);
+
 /* The number of items the source will produce when known (globs and
  * files), else 0. */
 uint64_t pr_source_total(const struct pr_source *s);
