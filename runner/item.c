@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "runner/item.h"
 #include "runner/util.h"
@@ -11,10 +12,14 @@
 struct pr_item *
 pr_item_new(const char *name, const char *path, unsigned char *data, size_t len)
 {
-	struct pr_item *item = pr_calloc(1, sizeof(*item));
+	/* One allocation for the item and its strings, which follow it. */
+	size_t nlen = strlen(name) + 1, plen = path ? strlen(path) + 1 : 0;
+	struct pr_item *item = pr_malloc(sizeof(*item) + nlen + plen);
+	char *strings = (char *)(item + 1);
 
-	item->name = pr_strdup(name);
-	item->path = path ? pr_strdup(path) : NULL;
+	memset(item, 0, sizeof(*item));
+	item->name = memcpy(strings, name, nlen);
+	item->path = path ? memcpy(strings + nlen, path, plen) : NULL;
 	item->data = data;
 	item->len = len;
 	return item;
@@ -25,8 +30,6 @@ pr_item_free(struct pr_item *item)
 {
 	if (item == NULL)
 		return;
-	free(item->name);
-	free(item->path);
 	free(item->data);
 	free(item);
 }

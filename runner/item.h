@@ -17,8 +17,8 @@
  */
 struct pr_item {
 	struct pr_item *next;  /* in a list */
-	char *name;            /* owned, never NULL */
-	char *path;            /* owned, or NULL */
+	const char *name;      /* never NULL; allocated with the item */
+	const char *path;      /* or NULL; allocated with the item */
 	unsigned char *data;   /* owned (malloc), or NULL when len is 0 */
 	size_t len;
 	uint64_t seq;

@@ -25,6 +25,8 @@ struct pr_source {
 	int fd;
 	const char *label;   /* the name items are numbered after */
 	unsigned long long n;
+	char *name;          /* "LABEL#N", rewritten for each item */
+	size_t name_cap;
 	unsigned char *buf;
 	size_t start, end, cap;
 	int eof;
@@ -248,22 +250,41 @@ fill(struct pr_source *s, char **err)
 	return 1;
 }
 
+/* The next item's name, "LABEL#N", in s->name (no printf per line). */
+static const char *
+next_name(struct pr_source *s)
+{
+	size_t llen = strlen(s->label);
+	char digits[24], *d = digits + sizeof(digits);
+	unsigned long long n = ++s->n;
+
+	do
+		*--d = (char)('0' + n % 10);
+	while ((n /= 10) > 0);
+	size_t dlen = (size_t)(digits + sizeof(digits) - d);
+	if (llen + dlen + 2 > s->name_cap) {
+		s->name_cap = llen + sizeof(digits) + 2;
+		s->name = pr_reallocarray(s->name, s->name_cap, 1);
+	}
+	memcpy(s->name, s->label, llen);
+	s->name[llen] = '#';
+	memcpy(s->name + llen + 1, d, dlen);
+	s->name[llen + 1 + dlen] = '\0';
+	return s->name;
+}
+
 /* Cuts the next LEN bytes of the buffer into an item. */
 static struct pr_item *
 cut(struct pr_source *s, size_t len)
 {
 	unsigned char *data = NULL;
-	char *name = pr_asprintf("%s#%llu", s->label, ++s->n);
-	struct pr_item *item;
 
 	if (len > 0) {
 		data = pr_malloc(len);
 		memcpy(data, s->buf + s->start, len);
 	}
 	s->start += len;
-	item = pr_item_new(name, NULL, data, len);
-	free(name);
-	return item;
+	return pr_item_new(next_name(s), NULL, data, len);
 }
 
 static void
@@ -405,5 +426,6 @@ pr_source_close(struct pr_source *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s->buf);
+	free(s->name);
 	free(s);
 }
