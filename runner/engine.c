@@ -236,17 +236,18 @@ thread_ids(long *pid, long *tid)
 
 void
 pr_stage_run_exec(struct pr_stage_run *sr, struct pr_stage_inst *inst, struct pr_item *item,
-                  struct pr_outcome *o)
+                  struct pr_outcome *o, double *clock)
 {
 	*o = (struct pr_outcome){ .item = item };
 	if (atomic_load(&sr->engine->cancel)) {
 		o->err = pr_strdup("interrupted");
+		*clock = 0;
 		return;
 	}
-	o->slice.start = pr_now();
+	o->slice.start = *clock > 0 ? *clock : pr_now();
 	if (pr_stage_try(inst, item, &o->results, &o->err) != 0 && o->err == NULL)
 		o->err = pr_strdup("failed");
-	o->slice.end = pr_now();
+	o->slice.end = *clock = pr_now();
 	thread_ids(&o->slice.pid, &o->slice.tid);
 	o->ran = 1;
 }
@@ -256,8 +257,9 @@ pr_stage_run_call(struct pr_stage_run *sr, struct pr_stage_inst *inst, struct pr
                   struct pr_item_list *out)
 {
 	struct pr_outcome o;
+	double clock = 0;
 
-	pr_stage_run_exec(sr, inst, item, &o);
+	pr_stage_run_exec(sr, inst, item, &o, &clock);
 	pr_stage_run_account(sr, item->name, o.results.count, o.err, o.ran ? &o.slice : NULL);
 	if (out->tail != NULL && o.results.head != NULL)
 		out->tail->next = o.results.head;

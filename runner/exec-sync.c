@@ -17,15 +17,15 @@ static void
 sync_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 {
 	struct pr_item *item;
+	double clock = 0;
 
+	/* Each item is counted and its results passed on before the next. */
 	while ((item = pr_item_list_pop(items)) != NULL) {
-		struct pr_item_list results = { 0 };
-		uint64_t seq = item->seq;
-		size_t len = item->len;
-
-		pr_stage_run_call(sr, sr->ex_data, item, &results);
+		struct pr_outcome o;
+		pr_stage_run_exec(sr, sr->ex_data, item, &o, &clock);
+		pr_stage_run_finish(sr, &o, 1);
 		pr_item_free(item);
-		pr_stage_run_deliver(sr, seq, len, &results);
+		clock = 0; /* passing results on may have waited */
 	}
 }
 

@@ -46,7 +46,7 @@ pool_worker(void *arg)
 	struct pr_item_list batch = { 0 };
 	struct pr_outcome held[HOLD_ITEMS];
 	size_t nheld = 0, bytes = 0;
-	double waited;
+	double waited, clock;
 
 	/* A few items at a time when many wait (one wake-up for several),
 	 * never more than a fair share of what is queued. */
@@ -54,6 +54,7 @@ pool_worker(void *arg)
 		struct pr_item *item;
 
 		pr_stage_run_waited(sr, waited);
+		clock = 0;
 		while ((item = pr_item_list_pop(&batch)) != NULL) {
 			struct pr_outcome *o = &held[nheld];
 			if (!pr_stage_run_may_start(sr, item->seq, 0)) {
@@ -64,8 +65,9 @@ pool_worker(void *arg)
 				nheld = bytes = 0;
 				o = &held[0];
 				pr_stage_run_may_start(sr, item->seq, 1);
+				clock = 0;
 			}
-			pr_stage_run_exec(sr, w->inst, item, o);
+			pr_stage_run_exec(sr, w->inst, item, o, &clock);
 			nheld++;
 			for (struct pr_item *r = o->results.head; r != NULL; r = r->next)
 				bytes += r->len;
@@ -77,6 +79,7 @@ pool_worker(void *arg)
 				for (size_t i = 0; i < nheld; i++)
 					pr_item_free(held[i].item);
 				nheld = bytes = 0;
+				clock = 0;
 			}
 		}
 	}

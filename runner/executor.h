@@ -154,9 +154,11 @@ struct pr_outcome {
 };
 
 /* Runs the stage on ITEM as pr_stage_run_call() does, but leaves counting
- * and delivering the outcome, recorded in *O, to pr_stage_run_finish(). */
+ * and delivering the outcome, recorded in *O, to pr_stage_run_finish().
+ * *CLOCK is when the item starts, when the caller knows it (the end of the
+ * item before, run right before it), else 0; it is set to when it ended. */
 void pr_stage_run_exec(struct pr_stage_run *sr, struct pr_stage_inst *inst, struct pr_item *item,
-                       struct pr_outcome *o);
+                       struct pr_outcome *o, double *clock);
 
 /* Counts and delivers the N outcomes at O, taking the stage's lock once:
  * pr_stage_run_account() and pr_stage_run_deliver() for each.  Their
