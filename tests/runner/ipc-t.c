@@ -130,6 +130,8 @@ main(void)
 	is_int(-1, expect(&b, "no slot free", big2, BIG - 5),
 	       "with every slot busy, a large item comes through the socket");
 	wait(NULL);
+	free(big2);
+	free(bigger);
 #else
 	ok(1, "# SKIP no memfd_create: large items go through the socket");
 	(void)slot;
@@ -148,5 +150,7 @@ main(void)
 	pr_conn_free(&a);
 	pr_conn_free(&b);
 	free(meta.p);
+	free(big);
+	free(small);
 	return test_done();
 }
