@@ -1239,6 +1239,12 @@ def write_doc(doc, args, s, workloads, m, verdicts, selfchecks, elapsed, ncpu, p
     for key, target, measured, verdict in verdicts["summary"]:
         L.append("| %s | %s | %s | %s |" % (key, target, measured.replace("|", "/"), verdict))
     L.append("")
+    analysis = os.path.join(ROOT, "bench", "analysis.md")
+    if os.path.exists(analysis):
+        # Written by hand (bench/analysis.md): why the targets above that
+        # are missed are missed, from profiles of the same binary.
+        L.append(open(analysis).read().rstrip("\n"))
+        L.append("")
     for wl in workloads:
         L.append("## " + wl.title)
         L.append("")
