@@ -594,7 +594,7 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 		sr->ex = pr_executor_for(sr->conf, o->sync);
 		sr->workers = pr_workers_for(sr->conf, o->jobs, o->sync);
 		sr->bound = pr_bound_for(sr->ex, sr->workers);
-		sr->bound_bytes = pr_bound_bytes_for(sr->workers);
+		sr->bound_bytes = pr_bound_bytes_for(sr->ex, sr->workers);
 		sr->always = sr->workers * (1 + sr->ex->ahead) + 1;
 		sr->next = i + 1 < p->nstages ? &e.runs[i + 1] : NULL;
 		pr_reorder_init(&sr->reorder);

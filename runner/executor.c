@@ -59,8 +59,9 @@ pr_bound_for(const struct pr_executor *ex, unsigned workers)
 }
 
 uint64_t
-pr_bound_bytes_for(unsigned workers)
+pr_bound_bytes_for(const struct pr_executor *ex, unsigned workers)
 {
-	/* Every worker busy with a 1 MiB item and one more waiting for it. */
-	return (uint64_t)(2 * workers + 2) << 20;
+	/* Every worker busy with a 1 MiB item, its result, and as many for
+	 * each item it takes ahead; and one more waiting. */
+	return (uint64_t)(2 * (1 + ex->ahead) * workers + 2) << 20;
 }

@@ -94,7 +94,7 @@ const struct pr_executor *pr_executor_for(const struct pr_stage_conf *c, int syn
  * (but for one) at most pr_bound_bytes_for() bytes of them: many small
  * items, so that workers can take them in batches, or a few large ones. */
 unsigned pr_bound_for(const struct pr_executor *ex, unsigned workers);
-uint64_t pr_bound_bytes_for(unsigned workers);
+uint64_t pr_bound_bytes_for(const struct pr_executor *ex, unsigned workers);
 
 /* How many workers stage C gets: JOBS (from -j, 0 for none) for cpu
  * stages, else its `workers`, else the auto default; 1 under SYNC. */

@@ -27,7 +27,7 @@ pr_plan_print(FILE *f, const struct pr_pipeline *p, const struct pr_run_opts *o)
 		unsigned bound = o->sync ? 1 : pr_bound_for(pr_executor_for(c, o->sync), workers);
 
 		in_flight += bound;
-		unsigned mib = o->sync ? 0 : (unsigned)(pr_bound_bytes_for(workers) >> 20);
+		unsigned mib = o->sync ? 0 : (unsigned)(pr_bound_bytes_for(pr_executor_for(c, o->sync), workers) >> 20);
 		in_flight_mib += mib;
 		if (o->sync)
 			fprintf(f, "%-*s  %-4s  %-10s  %7u  %5u  -\n", width, c->name,
