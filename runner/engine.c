@@ -261,13 +261,7 @@ pr_stage_run_call(struct pr_stage_run *sr, struct pr_stage_inst *inst, struct pr
 
 	pr_stage_run_exec(sr, inst, item, &o, &clock);
 	pr_stage_run_account(sr, item->name, o.results.count, o.err, o.ran ? &o.slice : NULL);
-	if (out->tail != NULL && o.results.head != NULL)
-		out->tail->next = o.results.head;
-	else if (o.results.head != NULL)
-		out->head = o.results.head;
-	if (o.results.tail != NULL)
-		out->tail = o.results.tail;
-	out->count += o.results.count;
+	pr_item_list_append(out, &o.results);
 	int rc = o.err == NULL ? 0 : -1;
 	free(o.err);
 	return rc;

@@ -362,13 +362,8 @@ next_batch(struct procs *ps, struct pr_item_list *pending, struct pr_item_list *
 static void
 put_back(struct pr_item_list *list, struct pr_item_list *front)
 {
-	if (front->count == 0)
-		return;
-	front->tail->next = list->head;
-	if (list->head == NULL)
-		list->tail = front->tail;
-	list->head = front->head;
-	list->count += front->count;
+	pr_item_list_append(front, list);
+	*list = *front;
 	*front = (struct pr_item_list){ 0 };
 }
 
@@ -418,8 +413,7 @@ proc_feeder(void *arg)
 			send_batch(w, &batch);
 			counts[batches] = batch.count;
 			wires[batches++] = wire;
-			put_back(&batch, &inflight); /* inflight, then batch */
-			inflight = batch;
+			pr_item_list_append(&inflight, &batch);
 		}
 		if (batches == 0)
 			break;

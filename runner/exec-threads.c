@@ -37,6 +37,16 @@ struct worker_arg {
 #define HOLD_BYTES (64 * 1024)
 #define HOLD_TIME  0.001
 
+/* Counts and delivers the *N outcomes at HELD, frees their inputs. */
+static void
+deliver_held(struct pr_stage_run *sr, struct pr_outcome *held, size_t *n, size_t *bytes)
+{
+	pr_stage_run_finish(sr, held, *n);
+	for (size_t i = 0; i < *n; i++)
+		pr_item_free(held[i].item);
+	*n = *bytes = 0;
+}
+
 static void *
 pool_worker(void *arg)
 {
@@ -59,10 +69,7 @@ pool_worker(void *arg)
 			struct pr_outcome *o = &held[nheld];
 			if (!pr_stage_run_may_start(sr, item->seq, 0)) {
 				/* What this worker holds may be what the stage waits for. */
-				pr_stage_run_finish(sr, held, nheld);
-				for (size_t i = 0; i < nheld; i++)
-					pr_item_free(held[i].item);
-				nheld = bytes = 0;
+				deliver_held(sr, held, &nheld, &bytes);
 				o = &held[0];
 				pr_stage_run_may_start(sr, item->seq, 1);
 				clock = 0;
@@ -75,10 +82,7 @@ pool_worker(void *arg)
 			 * many, large, or slow to come. */
 			if (batch.count == 0 || nheld == HOLD_ITEMS || bytes >= HOLD_BYTES ||
 			    !o->ran || o->slice.end - held[0].slice.start >= HOLD_TIME) {
-				pr_stage_run_finish(sr, held, nheld);
-				for (size_t i = 0; i < nheld; i++)
-					pr_item_free(held[i].item);
-				nheld = bytes = 0;
+				deliver_held(sr, held, &nheld, &bytes);
 				clock = 0;
 			}
 		}

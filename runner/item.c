@@ -69,3 +69,17 @@ pr_item_list_clear(struct pr_item_list *l)
 	while ((item = pr_item_list_pop(l)) != NULL)
 		pr_item_free(item);
 }
+
+void
+pr_item_list_append(struct pr_item_list *l, struct pr_item_list *from)
+{
+	if (from->count == 0)
+		return;
+	if (l->tail != NULL)
+		l->tail->next = from->head;
+	else
+		l->head = from->head;
+	l->tail = from->tail;
+	l->count += from->count;
+	*from = (struct pr_item_list){ 0 };
+}

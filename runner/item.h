@@ -42,5 +42,7 @@ void pr_item_free(struct pr_item *item);
 void pr_item_list_push(struct pr_item_list *l, struct pr_item *item);
 struct pr_item *pr_item_list_pop(struct pr_item_list *l);
 void pr_item_list_clear(struct pr_item_list *l);
+/* Moves every item of FROM to the end of L, in order; FROM ends empty. */
+void pr_item_list_append(struct pr_item_list *l, struct pr_item_list *from);
 
 #endif

@@ -69,18 +69,12 @@ pr_queue_push_list(struct pr_queue *q, struct pr_item_list *items)
 		return;
 	pthread_mutex_lock(&q->lock);
 	int was_empty = q->items.count == 0;
-	if (q->items.tail != NULL)
-		q->items.tail->next = items->head;
-	else
-		q->items.head = items->head;
-	q->items.tail = items->tail;
-	q->items.count += items->count;
+	pr_item_list_append(&q->items, items);
 	/* One sleeper wakes; whoever pops wakes the next while items are
 	 * left (see queue_pop()). */
 	if (was_empty)
 		pthread_cond_signal(&q->ready);
 	pthread_mutex_unlock(&q->lock);
-	*items = (struct pr_item_list){ 0 };
 }
 
 size_t
