@@ -110,7 +110,7 @@ proc_spawn(struct proc *w, char **err)
 	unsigned char *m, *d;
 	size_t ml, dl;
 	uint32_t type;
-	int slot;
+	struct pr_block *block;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		*err = pr_asprintf("piperun: stage '%s': socketpair: %s", ps->sr->conf->name,
@@ -147,12 +147,14 @@ proc_spawn(struct proc *w, char **err)
 	pr_conn_init(&w->conn, w->fd);
 	pr_buf_str(&meta, p->file);
 	pr_buf_u64(&meta, (uint64_t)ps->stage_index);
-	rc = pr_conn_send(&w->conn, PR_FRAME_HELLO, &meta, p->text, p->text_len);
+	rc = pr_conn_send(&w->conn, PR_FRAME_HELLO, &meta, p->text, p->text_len, NULL);
 	if (rc == 0)
 		rc = pr_conn_flush(&w->conn);
 	free(meta.p);
-	if (rc == 0 && pr_conn_recv(&w->conn, &type, &m, &ml, &d, &dl, &slot) == 1) {
-		if (slot < 0)
+	if (rc == 0 && pr_conn_recv(&w->conn, &type, &m, &ml, &d, &dl, &block) == 1) {
+		if (block != NULL)
+			pr_block_release(block);
+		else
 			free(d);
 		if (type == PR_FRAME_READY) {
 			free(m);
@@ -213,7 +215,7 @@ wire_bytes(const struct pr_item_list *items)
 
 	for (const struct pr_item *it = items->head; it != NULL; it = it->next)
 		n += 64 + strlen(it->name) + (it->path ? strlen(it->path) : 0) +
-		     (it->len < PR_CONN_SHARED_MIN ? it->len : 0);
+		     (it->len < PR_BLOCK_MIN ? it->len : 0);
 	return n;
 }
 
@@ -229,7 +231,7 @@ send_batch(struct proc *w, struct pr_item_list *items)
 		pr_buf_u64(&meta, it->seq);
 		pr_buf_str(&meta, it->name);
 		pr_buf_str(&meta, it->path);
-		rc = pr_conn_send(&w->conn, PR_FRAME_ITEM, &meta, it->data, it->len);
+		rc = pr_conn_send(&w->conn, PR_FRAME_ITEM, &meta, it->data, it->len, it->block);
 	}
 	free(meta.p);
 	return rc == 0 ? pr_conn_flush(&w->conn) : rc;
@@ -271,10 +273,11 @@ receive_one(struct proc *w, struct pr_item *item, double deadline)
 		size_t ml, dl;
 		uint32_t type;
 		struct pr_rd r;
-		int slot, got;
+		struct pr_block *block;
+		int got;
 
 		if (pr_conn_buffered(&w->conn) == 0) {
-			/* Slots given back go out before waiting. */
+			/* Blocks given back go out before waiting. */
 			if (pr_conn_flush(&w->conn) < 0) {
 				pr_item_list_clear(&results);
 				return 0;
@@ -284,35 +287,38 @@ receive_one(struct proc *w, struct pr_item *item, double deadline)
 				return -1;
 			}
 		}
-		got = pr_conn_recv(&w->conn, &type, &meta, &ml, &data, &dl, &slot);
+		got = pr_conn_recv(&w->conn, &type, &meta, &ml, &data, &dl, &block);
 		if (got == 2)
 			continue;
 		if (got <= 0) {
 			pr_item_list_clear(&results);
 			return 0;
 		}
-		if (slot >= 0) {
-			/* The worker's slot: copied out and given back. */
-			unsigned char *copy = pr_malloc(dl);
-			memcpy(copy, data, dl);
-			pr_conn_release(&w->conn, slot);
-			data = copy;
-		}
 		r = (struct pr_rd){ meta, ml };
 		if (type == PR_FRAME_OUT) {
 			char *name = NULL;
 			if (pr_rd_str(&r, &name) < 0 || name == NULL) {
 				free(meta);
-				free(data);
+				if (block != NULL)
+					pr_block_release(block);
+				else
+					free(data);
 				pr_item_list_clear(&results);
 				return 0;
 			}
-			pr_item_list_push(&results, pr_item_new(name, item->path, data, dl));
+			/* A result in the worker's block stays there until the
+			 * item is freed, which gives the block back. */
+			struct pr_item *out = pr_item_new(name, item->path, data, dl);
+			out->block = block;
+			pr_item_list_push(&results, out);
 			free(name);
 			free(meta);
 			continue;
 		}
-		free(data);
+		if (block != NULL)
+			pr_block_release(block);
+		else
+			free(data);
 		uint64_t status = 1, busy_us = 0;
 		char *msg = NULL;
 		if (type != PR_FRAME_DONE || pr_rd_u64(&r, &status) < 0 ||
@@ -508,6 +514,8 @@ procs_start(struct pr_stage_run *sr, char **err)
 	struct procs *ps = pr_calloc(1, sizeof(*ps));
 
 	ps->sr = sr;
+	/* Large items from now on live where the workers can read them. */
+	pr_block_enable();
 	ps->stage_index = (int)(sr->conf - sr->engine_pipeline->stages);
 	pthread_mutex_init(&ps->lock, NULL);
 	pr_queue_init(&ps->queue);

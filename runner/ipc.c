@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,13 +20,13 @@
 #define MAX_META    (1u << 20)
 
 /* Header flags. */
-#define FLAG_SLOT    0x1u /* the data is in the sender's slot `slot` */
-#define FLAG_NEWSLOT 0x2u /* that slot's descriptor comes with this frame */
+#define FLAG_BLOCK    0x1u /* the data is in the sender's block `block` */
+#define FLAG_NEWBLOCK 0x2u /* that block's descriptor comes with this frame */
 
 struct header {
 	uint32_t type;
 	uint16_t flags;
-	uint16_t slot;
+	uint16_t block;
 	uint64_t meta_len;
 	uint64_t data_len;
 };
@@ -94,6 +95,7 @@ pr_conn_init(struct pr_conn *c, int fd)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->mail = pr_mailbox_new();
 }
 
 void
@@ -101,30 +103,35 @@ pr_conn_free(struct pr_conn *c)
 {
 	for (unsigned i = 0; i < c->n_out_fds; i++)
 		close(c->out_fds[i]);
-	for (unsigned i = c->in_fds_head; i < c->in_fds_len; i++)
+	for (size_t i = c->in_fds_head; i < c->in_fds_len; i++)
 		close(c->in_fds[i]);
-	for (int i = 0; i < PR_CONN_SLOTS; i++) {
-		if (c->slots[i].map != NULL)
-			munmap(c->slots[i].map, c->slots[i].size);
-		if (c->peer[i].map != NULL)
-			munmap(c->peer[i].map, c->peer[i].size);
+	for (unsigned i = 0; i < PR_BLOCK_IDS; i++) {
+		if (c->peer[i] != NULL)
+			pr_block_drop(c->peer[i]);
+		/* Lends a peer that is gone will never give back. */
+		struct pr_block *b = c->lent[i] > 0 ? pr_block_by_id(i) : NULL;
+		for (; b != NULL && c->lent[i] > 0; c->lent[i]--)
+			pr_block_drop(b);
 	}
+	if (c->mail != NULL)
+		pr_mailbox_close(c->mail);
 	free(c->out.p);
 	free(c->in);
+	free(c->in_fds);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 }
 
-/* Writes all of the N iovecs at V; the slot descriptors waiting to be
- * sent go with the first bytes, and are closed here once sent (or not):
- * both ends keep only the mapping. */
+/* Writes all of the N iovecs at V; the block descriptors waiting to be
+ * sent go with the first bytes, and the copies here are closed once sent
+ * (or not). */
 static int
 write_iov(struct pr_conn *c, struct iovec *v, int n)
 {
 	while (n > 0) {
 		union {
 			struct cmsghdr h;
-			char space[CMSG_SPACE(sizeof(int) * PR_CONN_SLOTS)];
+			char space[CMSG_SPACE(sizeof(int) * PR_CONN_FDS)];
 		} ctl;
 		struct msghdr m = { .msg_iov = v, .msg_iovlen = (size_t)n };
 		ssize_t w;
@@ -161,9 +168,26 @@ write_iov(struct pr_conn *c, struct iovec *v, int n)
 	return 0;
 }
 
+/* Queues a frame that gives back the peer's blocks let go of so far. */
+static void
+give_back(struct pr_conn *c)
+{
+	uint32_t ids[64];
+	size_t n;
+
+	while ((n = pr_mailbox_take(c->mail, ids, 64)) > 0) {
+		struct header h = { PR_FRAME_RELEASE, 0, 0, n * sizeof(uint64_t), 0 };
+		buf_put(&c->out, &h, sizeof(h));
+		for (size_t i = 0; i < n; i++)
+			pr_buf_u64(&c->out, ids[i]);
+	}
+}
+
 int
 pr_conn_flush(struct pr_conn *c)
 {
+	give_back(c);
+
 	struct iovec v = { c->out.p, c->out.len };
 	int rc = c->out.len > 0 ? write_iov(c, &v, 1) : 0;
 
@@ -171,112 +195,65 @@ pr_conn_flush(struct pr_conn *c)
 	return rc;
 }
 
-/* Makes S a new memory file of SIZE bytes, mapped.  Returns its
- * descriptor, or -1. */
+/* Lends own block B to the peer for the frame H: the block's descriptor
+ * goes along the first time.  Returns 0, or -1 when it cannot go. */
 static int
-slot_make(struct pr_slot *s, size_t size)
+lend(struct pr_conn *c, struct pr_block *b, struct header *h)
 {
-#ifdef HAVE_MEMFD_CREATE
-	int fd = memfd_create("piperun-slot", MFD_CLOEXEC);
-	void *p;
-
-	if (fd < 0)
-		return -1;
-	if (ftruncate(fd, (off_t)size) < 0 ||
-	    (p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
-		close(fd);
-		return -1;
+	h->flags = FLAG_BLOCK;
+	h->block = (uint16_t)b->id;
+	if (c->sent_gen[b->id] != b->gen + 1) {
+		if (c->n_out_fds == PR_CONN_FDS && pr_conn_flush(c) < 0)
+			return -1;
+		int fd = fcntl(b->fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+		c->out_fds[c->n_out_fds++] = fd;
+		c->sent_gen[b->id] = b->gen + 1;
+		h->flags |= FLAG_NEWBLOCK;
 	}
-	if (s->map != NULL)
-		munmap(s->map, s->size);
-	*s = (struct pr_slot){ .map = p, .size = size };
-	return fd;
-#else
-	(void)s;
-	(void)size;
-	return -1;
-#endif
-}
-
-/* Finds a free slot for LEN bytes: the smallest that is large enough, else
- * a new one in place of a free one.  Returns its index, or -1; *FD gets
- * the descriptor of a new slot, else -1. */
-static int
-slot_get(struct pr_conn *c, size_t len, int *fd)
-{
-	int best = -1, spare = -1;
-
-	*fd = -1;
-	for (int i = 0; i < PR_CONN_SLOTS; i++) {
-		struct pr_slot *s = &c->slots[i];
-		if (s->busy)
-			continue;
-		if (s->map != NULL && s->size >= len && (best < 0 || s->size < c->slots[best].size))
-			best = i;
-		/* For a new file: an unused slot, else the smallest free one. */
-		if (s->map == NULL ? spare < 0 || c->slots[spare].map != NULL
-		                   : spare < 0 || (c->slots[spare].map != NULL &&
-		                                   s->size < c->slots[spare].size))
-			spare = i;
-	}
-	if (best >= 0)
-		return best;
-	if (spare < 0)
-		return -1;
-	/* Whole MiBs, so that items of about one size share slots. */
-	size_t size = (len + (1u << 20) - 1) & ~(size_t)((1u << 20) - 1);
-	if ((*fd = slot_make(&c->slots[spare], size)) < 0)
-		return -1;
-	return spare;
+	pr_block_hold(b);
+	c->lent[b->id]++;
+	return 0;
 }
 
 int
 pr_conn_send(struct pr_conn *c, uint32_t type, const struct pr_buf *meta, const void *data,
-             size_t len)
+             size_t len, struct pr_block *block)
 {
 	struct header h = { type, 0, 0, meta ? meta->len : 0, len };
-	int rc, slot = -1, fd = -1;
+	int rc, lent = 0;
 
-	if (len >= PR_CONN_SHARED_MIN)
-		slot = slot_get(c, len, &fd);
-	if (slot >= 0) {
-		struct pr_slot *s = &c->slots[slot];
-		memcpy(s->map, data, len);
-		s->busy = 1;
-		h.flags = FLAG_SLOT;
-		h.slot = (uint16_t)slot;
-		if (fd >= 0) {
-			h.flags |= FLAG_NEWSLOT;
-			c->out_fds[c->n_out_fds++] = fd;
+	if (len >= PR_BLOCK_MIN) {
+		if (block != NULL && block->home == NULL && block->map == data && len <= block->size) {
+			lent = lend(c, block, &h) == 0;
+		} else if ((block = pr_block_alloc(len)) != NULL) {
+			/* Copied into a block that only the lend holds. */
+			memcpy(block->map, data, len);
+			lent = lend(c, block, &h) == 0;
+			pr_block_drop(block);
+			if (lent)
+				c->copied_bytes += len;
 		}
-		c->shared_bytes += len;
+		if (lent)
+			c->shared_bytes += len;
+		else
+			h.flags = 0;
 	}
 	buf_put(&c->out, &h, sizeof(h));
 	if (meta != NULL && meta->len > 0)
 		buf_put(&c->out, meta->p, meta->len);
-	if (slot >= 0 || len <= CONN_INLINE) {
-		if (slot < 0 && len > 0)
+	if (lent || len <= CONN_INLINE) {
+		if (!lent && len > 0)
 			buf_put(&c->out, data, len);
 		return c->out.len >= CONN_FLUSH ? pr_conn_flush(c) : 0;
 	}
-	/* A large item without a slot: what is queued, then its data straight
-	 * from its buffer. */
+	/* A large item without a block: what is queued, then its data straight
+	 * from its buffer (nothing may come between its header and its data). */
 	struct iovec v[2] = { { c->out.p, c->out.len }, { (void *)data, len } };
 	rc = write_iov(c, v, 2);
 	c->out.len = 0;
 	return rc;
-}
-
-void
-pr_conn_release(struct pr_conn *c, int slot)
-{
-	struct header h = { PR_FRAME_RELEASE, 0, 0, sizeof(uint64_t), 0 };
-	uint64_t v = (uint64_t)slot;
-
-	if (slot < 0)
-		return;
-	buf_put(&c->out, &h, sizeof(h));
-	buf_put(&c->out, &v, sizeof(v));
 }
 
 size_t
@@ -292,7 +269,7 @@ read_some(struct pr_conn *c, void *buf, size_t len)
 {
 	union {
 		struct cmsghdr h;
-		char space[CMSG_SPACE(sizeof(int) * PR_CONN_SLOTS)];
+		char space[CMSG_SPACE(sizeof(int) * PR_CONN_FDS)];
 	} ctl;
 	struct iovec v = { buf, len };
 	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = ctl.space,
@@ -311,19 +288,26 @@ read_some(struct pr_conn *c, void *buf, size_t len)
 		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
 			continue;
 		size_t n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		int fds[PR_CONN_SLOTS];
+		int fds[PR_CONN_FDS];
+		if (n > PR_CONN_FDS)
+			n = PR_CONN_FDS; /* cannot be: ctl holds no more */
 		memcpy(fds, CMSG_DATA(h), n * sizeof(int));
 		for (size_t i = 0; i < n; i++) {
-			if (c->in_fds_len < sizeof(c->in_fds) / sizeof(c->in_fds[0]))
-				c->in_fds[c->in_fds_len++] = fds[i];
-			else {
+			/* A peer sends each block's descriptor once per file. */
+			if (c->in_fds_len - c->in_fds_head >= 2 * PR_BLOCK_IDS) {
 				close(fds[i]);
 				bad = 1;
+				continue;
 			}
+			if (c->in_fds_len == c->in_fds_cap) {
+				c->in_fds_cap = c->in_fds_cap ? 2 * c->in_fds_cap : PR_CONN_FDS;
+				c->in_fds = pr_reallocarray(c->in_fds, c->in_fds_cap, sizeof(int));
+			}
+			c->in_fds[c->in_fds_len++] = fds[i];
 		}
 	}
 	if (bad || (m.msg_flags & MSG_CTRUNC))
-		return -EPROTO; /* descriptors were lost */
+		return -EPROTO; /* descriptors were lost */ /* descriptors were lost */
 	return r;
 }
 
@@ -371,18 +355,15 @@ conn_fill(struct pr_conn *c, size_t need)
 	return 1;
 }
 
-/* The data of a frame that names the other end's slot H->slot: maps the
- * slot first when its descriptor came with the frame.  Returns 0 or a
- * negative errno. */
+/* The data of a frame that names the other end's block H->block: maps
+ * the block first when its descriptor came with the frame.  Returns 0,
+ * the block held for the caller in *B, or a negative errno. */
 static int
-peer_slot(struct pr_conn *c, const struct header *h, unsigned char **data)
+peer_block(struct pr_conn *c, const struct header *h, unsigned char **data, struct pr_block **b)
 {
-	struct pr_slot *s;
-
-	if (h->slot >= PR_CONN_SLOTS)
+	if (h->block >= PR_BLOCK_IDS)
 		return -EPROTO;
-	s = &c->peer[h->slot];
-	if (h->flags & FLAG_NEWSLOT) {
+	if (h->flags & FLAG_NEWBLOCK) {
 		struct stat st;
 		void *p;
 		int fd;
@@ -395,50 +376,64 @@ peer_slot(struct pr_conn *c, const struct header *h, unsigned char **data)
 			return -EPROTO;
 		}
 		close(fd);
-		if (s->map != NULL)
-			munmap(s->map, s->size);
-		s->map = p;
-		s->size = (size_t)st.st_size;
+		/* Items may still hold the file this id had before. */
+		if (c->peer[h->block] != NULL)
+			pr_block_drop(c->peer[h->block]);
+		c->peer[h->block] = pr_block_peer(p, (size_t)st.st_size, h->block, c->mail);
 	}
-	/* Data past the slot's end would fault on access. */
-	if (s->map == NULL || h->data_len > s->size)
+	/* Data past the block's end would fault on access. */
+	if (c->peer[h->block] == NULL || h->data_len > c->peer[h->block]->size)
 		return -EPROTO;
-	*data = s->map;
+	*b = c->peer[h->block];
+	pr_block_hold(*b);
+	*data = (*b)->map;
+	return 0;
+}
+
+/* Takes back the blocks a RELEASE frame of META_LEN bytes at P names. */
+static int
+taken_back(struct pr_conn *c, const unsigned char *p, size_t meta_len)
+{
+	for (size_t off = 0; off + sizeof(uint64_t) <= meta_len; off += sizeof(uint64_t)) {
+		uint64_t id;
+		struct pr_block *b;
+		memcpy(&id, p + off, sizeof(id));
+		if (id >= PR_BLOCK_IDS || c->lent[id] == 0 || (b = pr_block_by_id((unsigned)id)) == NULL)
+			return -EPROTO;
+		c->lent[id]--;
+		pr_block_drop(b);
+	}
 	return 0;
 }
 
 int
 pr_conn_recv(struct pr_conn *c, uint32_t *type, unsigned char **meta, size_t *meta_len,
-             unsigned char **data, size_t *len, int *slot)
+             unsigned char **data, size_t *len, struct pr_block **block)
 {
 	struct header h;
 	int rc;
 
 	*meta = *data = NULL;
 	*meta_len = *len = 0;
-	*slot = -1;
+	*block = NULL;
 	for (;;) {
 		rc = conn_fill(c, sizeof(h));
 		if (rc <= 0)
 			return rc;
 		memcpy(&h, c->in + c->in_pos, sizeof(h));
 		if (h.meta_len > MAX_META || h.data_len > SIZE_MAX / 2 ||
-		    (h.flags & ~(FLAG_SLOT | FLAG_NEWSLOT)) != 0 ||
-		    (h.flags == FLAG_NEWSLOT))
+		    (h.flags & ~(FLAG_BLOCK | FLAG_NEWBLOCK)) != 0 || h.flags == FLAG_NEWBLOCK)
 			return -EPROTO;
 		if (h.type != PR_FRAME_RELEASE)
 			break;
-		/* The other end is done with one of our slots. */
-		uint64_t v;
-		if (h.meta_len != sizeof(v) || h.data_len != 0)
+		/* The other end is done with some of our blocks. */
+		if (h.meta_len % sizeof(uint64_t) != 0 || h.data_len != 0 || h.flags != 0)
 			return -EPROTO;
-		if ((rc = conn_fill(c, sizeof(h) + sizeof(v))) <= 0)
+		if ((rc = conn_fill(c, sizeof(h) + h.meta_len)) <= 0)
 			return rc < 0 ? rc : -EPIPE;
-		memcpy(&v, c->in + c->in_pos + sizeof(h), sizeof(v));
-		c->in_pos += sizeof(h) + sizeof(v);
-		if (v >= PR_CONN_SLOTS)
-			return -EPROTO;
-		c->slots[v].busy = 0;
+		if ((rc = taken_back(c, c->in + c->in_pos + sizeof(h), h.meta_len)) < 0)
+			return rc;
+		c->in_pos += sizeof(h) + h.meta_len;
 		if (pr_conn_buffered(c) == 0)
 			return 2;
 	}
@@ -449,14 +444,13 @@ pr_conn_recv(struct pr_conn *c, uint32_t *type, unsigned char **meta, size_t *me
 	if (h.meta_len > 0)
 		memcpy(*meta, c->in + c->in_pos, h.meta_len);
 	c->in_pos += h.meta_len;
-	if (h.flags & FLAG_SLOT) {
-		if ((rc = peer_slot(c, &h, data)) < 0) {
+	if (h.flags & FLAG_BLOCK) {
+		if ((rc = peer_block(c, &h, data, block)) < 0) {
 			free(*meta);
 			*meta = NULL;
 			*data = NULL;
 			return rc;
 		}
-		*slot = h.slot;
 	} else if (h.data_len > 0) {
 		size_t have = c->in_len - c->in_pos;
 		*data = malloc(h.data_len);

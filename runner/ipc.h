@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runner/block.h"
+
 enum pr_frame_type {
 	PR_FRAME_HELLO = 1, /* parent: meta = file name, stage index; data = the pipeline text */
 	PR_FRAME_READY,     /* worker: the stage is open */
@@ -19,7 +21,7 @@ enum pr_frame_type {
 	PR_FRAME_ITEM,      /* parent: meta = seq, name, path; data = the item */
 	PR_FRAME_OUT,       /* worker: meta = name; data = one item emitted */
 	PR_FRAME_DONE,      /* worker: meta = status, busy microseconds, message */
-	PR_FRAME_RELEASE,   /* either: meta = a slot given back; pr_conn's own */
+	PR_FRAME_RELEASE,   /* either: meta = blocks given back; pr_conn's own */
 };
 
 /* A growable buffer for metadata. */
@@ -47,65 +49,64 @@ int pr_rd_str(struct pr_rd *r, char **s);
  * and reads take as much as the socket holds, so a batch of small items
  * costs a few system calls, not a few per item.
  *
- * A large item's bytes (PR_CONN_SHARED_MIN and more) do not go through the
- * socket: the sender copies them into one of its slots, memory files
- * (memfd) mapped by both ends, and the frame names the slot.  A slot's
- * descriptor travels once, with the first frame that uses it; after that
- * both ends keep it mapped and its pages stay in place, so a large item
- * costs one copy, not two through the kernel's socket buffers.  The
- * receiver reads the bytes where they are and gives the slot back with
- * pr_conn_release().  With every slot busy, data goes through the socket.
+ * A large item's bytes (PR_BLOCK_MIN and more) do not go through the
+ * socket: they are in a shared block (see block.h), or are copied into
+ * one, and the frame names the block.  The block's descriptor travels
+ * once, with the first frame that uses it; after that both ends keep it
+ * mapped.  The sender lends the block until the receiver gives it back,
+ * which happens on its own when the receiver lets go of it: the numbers
+ * of given-back blocks gather in the connection's mailbox, from any
+ * thread, and go with the next flush.  With no block to be had, data goes
+ * through the socket.
  */
-#define PR_CONN_SHARED_MIN (64 * 1024)
-#define PR_CONN_SLOTS      8 /* per direction */
+#define PR_CONN_FDS 16 /* descriptors one write may carry */
 
-struct pr_slot {
-	unsigned char *map; /* NULL: none */
-	size_t size;
-	int busy; /* the sender's: in use until the receiver releases it */
-};
+struct pr_mailbox;
 
 struct pr_conn {
 	int fd;
-	struct pr_buf out;                       /* frames not written yet */
-	int out_fds[PR_CONN_SLOTS];              /* slot descriptors to go with them */
+	struct pr_buf out;                    /* frames not written yet */
+	int out_fds[PR_CONN_FDS];             /* block descriptors to go with them */
 	unsigned n_out_fds;
-	unsigned char *in;                       /* bytes read, from in_pos to in_len */
+	unsigned char *in;                    /* bytes read, from in_pos to in_len */
 	size_t in_pos, in_len, in_cap;
-	int in_fds[PR_CONN_SLOTS * 2];           /* descriptors received, not taken yet */
-	unsigned in_fds_head, in_fds_len;
-	struct pr_slot slots[PR_CONN_SLOTS];     /* ours, for what we send */
-	struct pr_slot peer[PR_CONN_SLOTS];      /* the other end's, mapped here */
-	uint64_t sent_bytes;                     /* written to the socket, for tests */
-	uint64_t shared_bytes;                   /* sent through slots, for tests */
+	int *in_fds;                          /* descriptors received, not taken yet */
+	size_t in_fds_head, in_fds_len, in_fds_cap;
+	struct pr_mailbox *mail;              /* the peer's blocks let go of here */
+	struct pr_block *peer[PR_BLOCK_IDS];  /* the peer's blocks, mapped here */
+	uint32_t sent_gen[PR_BLOCK_IDS];      /* per own block: gen + 1 of the file the peer has */
+	uint32_t lent[PR_BLOCK_IDS];          /* per own block: lends not given back yet */
+	uint64_t sent_bytes;                  /* written to the socket, for tests */
+	uint64_t shared_bytes;                /* sent in blocks, for tests */
+	uint64_t copied_bytes;                /* copied into blocks to be sent, for tests */
 };
 
 void pr_conn_init(struct pr_conn *c, int fd);
-/* Frees the buffers; the descriptor stays the caller's. */
+/* Frees the buffers, and lets go of the peer's blocks and of the lends the
+ * peer did not give back; the descriptor stays the caller's. */
 void pr_conn_free(struct pr_conn *c);
 
-/* Queues a frame; a large item's data is copied into a slot, or, with
- * every slot busy, written at once, without a copy.  Returns 0 or a
- * negative errno. */
+/* Queues a frame.  Large data in BLOCK (which may be NULL), an own block
+ * starting at DATA, is lent without a copy; other large data is copied
+ * into a block, or, with none to be had, written at once, without a copy.
+ * Returns 0 or a negative errno. */
 int pr_conn_send(struct pr_conn *c, uint32_t type, const struct pr_buf *meta, const void *data,
-                 size_t len);
+                 size_t len, struct pr_block *block);
 
-/* Gives back the slot SLOT received data came in (see pr_conn_recv()); the
- * other end learns it with the next flush. */
-void pr_conn_release(struct pr_conn *c, int slot);
-
-/* Writes every queued frame.  Returns 0 or a negative errno. */
+/* Writes every queued frame, and the blocks given back.  Returns 0 or a
+ * negative errno. */
 int pr_conn_flush(struct pr_conn *c);
 
 /* Reads the next frame into new buffers (the caller frees *META and *DATA;
- * *DATA is NULL for no data), and sets *SLOT to -1.  Data that came in a
- * slot is not copied: *DATA points into the slot, *SLOT names it, and the
- * caller reads it there, then calls pr_conn_release().  Returns 1; 2 when
- * only the other end's slot releases came, and no frame for the caller
- * (the caller may wait for the socket, then call again); 0 at end of file,
- * or a negative errno. */
+ * *DATA is NULL for no data), and sets *BLOCK to NULL.  Data that came in
+ * a block is not copied: *DATA points into the block, *BLOCK is held for
+ * the caller, who reads the data there and lets go of it with
+ * pr_block_release() (or gives it to an item).  Returns 1; 2 when only the
+ * other end's block releases came, and no frame for the caller (the
+ * caller may wait for the socket, then call again); 0 at end of file, or
+ * a negative errno. */
 int pr_conn_recv(struct pr_conn *c, uint32_t *type, unsigned char **meta, size_t *meta_len,
-                 unsigned char **data, size_t *len, int *slot);
+                 unsigned char **data, size_t *len, struct pr_block **block);
 
 /* The bytes read from the socket and not yet taken as frames. */
 size_t pr_conn_buffered(const struct pr_conn *c);

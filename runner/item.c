@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runner/block.h"
 #include "runner/item.h"
 #include "runner/util.h"
 
@@ -30,7 +31,10 @@ pr_item_free(struct pr_item *item)
 {
 	if (item == NULL)
 		return;
-	free(item->data);
+	if (item->block != NULL)
+		pr_block_release(item->block);
+	else
+		free(item->data);
 	free(item);
 }
 

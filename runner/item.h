@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct pr_block;
+
 /*
  * An item: a name, the file it stands for (if any) and its bytes, plus its
  * position in the stream entering the current stage.  Each stage numbers
@@ -19,8 +21,9 @@ struct pr_item {
 	struct pr_item *next;  /* in a list */
 	const char *name;      /* never NULL; allocated with the item */
 	const char *path;      /* or NULL; allocated with the item */
-	unsigned char *data;   /* owned (malloc), or NULL when len is 0 */
+	unsigned char *data;   /* owned: from malloc, or in BLOCK; NULL when len is 0 */
 	size_t len;
+	struct pr_block *block; /* the shared block DATA is in, held; or NULL */
 	uint64_t seq;
 	int from_input;        /* a stand-in for "the input item, unchanged" */
 };
@@ -33,7 +36,8 @@ struct pr_item_list {
 };
 
 /* Returns a new item with copies of NAME and PATH (which may be NULL) that
- * takes ownership of DATA (LEN bytes, from malloc). */
+ * takes ownership of DATA (LEN bytes, from malloc; the caller sets BLOCK
+ * when they are in a shared block instead). */
 struct pr_item *pr_item_new(const char *name, const char *path, unsigned char *data, size_t len);
 
 /* Frees ITEM and everything it owns; accepts NULL. */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runner/block.h"
 #include "runner/source.h"
 #include "runner/util.h"
 
@@ -278,13 +279,17 @@ static struct pr_item *
 cut(struct pr_source *s, size_t len)
 {
 	unsigned char *data = NULL;
+	struct pr_block *block = NULL;
+	struct pr_item *item;
 
 	if (len > 0) {
-		data = pr_malloc(len);
+		data = pr_data_alloc(len, &block);
 		memcpy(data, s->buf + s->start, len);
 	}
 	s->start += len;
-	return pr_item_new(next_name(s), NULL, data, len);
+	item = pr_item_new(next_name(s), NULL, data, len);
+	item->block = block;
+	return item;
 }
 
 static void

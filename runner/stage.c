@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "runner/block.h"
 #include "runner/stage.h"
 #include "runner/units.h"
 #include "runner/util.h"
@@ -217,9 +218,13 @@ host_open_error(struct piperun_opts *o, const char *fmt, ...)
 }
 
 static int
-emit_item(struct piperun_out *out, const char *name, unsigned char *data, size_t len)
+emit_item(struct piperun_out *out, const char *name, unsigned char *data, size_t len,
+          struct pr_block *block)
 {
-	pr_item_list_push(&out->items, pr_item_new(name ? name : out->in->name, out->in->path, data, len));
+	struct pr_item *it = pr_item_new(name ? name : out->in->name, out->in->path, data, len);
+
+	it->block = block;
+	pr_item_list_push(&out->items, it);
 	return 0;
 }
 
@@ -227,30 +232,40 @@ static int
 host_emit(struct piperun_out *out, const char *name, const void *data, size_t len)
 {
 	unsigned char *copy = NULL;
+	struct pr_block *block = NULL;
 
 	if (len > 0) {
-		copy = malloc(len);
-		if (copy == NULL)
-			return -1;
+		copy = pr_data_alloc(len, &block);
 		memcpy(copy, data, len);
 	}
-	return emit_item(out, name, copy, len);
+	return emit_item(out, name, copy, len, block);
+}
+
+static void
+host_release(void *ptr)
+{
+	struct pr_block *b = pr_block_find(ptr);
+
+	if (b != NULL)
+		pr_block_release(b);
+	else
+		free(ptr);
 }
 
 static int
 host_emit_owned(struct piperun_out *out, const char *name, void *data, size_t len)
 {
 	if (len == 0) {
-		free(data);
-		data = NULL;
+		host_release(data);
+		return emit_item(out, name, NULL, 0, NULL);
 	}
-	return emit_item(out, name, data, len);
+	return emit_item(out, name, data, len, pr_block_find(data));
 }
 
 static int
 host_emit_input(struct piperun_out *out)
 {
-	emit_item(out, NULL, NULL, 0);
+	emit_item(out, NULL, NULL, 0, NULL);
 	out->items.tail->from_input = 1;
 	return 0;
 }
@@ -276,16 +291,37 @@ host_stopping(struct piperun_out *out)
 	return 0;
 }
 
+/* Large buffers come from shared blocks when the run has worker
+ * processes (see block.h), so that they cross to a worker, or back, where
+ * they are. */
 static void *
 host_alloc(size_t size)
 {
+	struct pr_block *b;
+
+	if (size >= PR_BLOCK_MIN && (b = pr_block_alloc_data(size)) != NULL)
+		return b->map;
 	return malloc(size ? size : 1);
 }
 
 static void *
 host_resize(void *ptr, size_t size)
 {
-	return realloc(ptr, size ? size : 1);
+	struct pr_block *b = pr_block_find(ptr);
+	void *bigger;
+
+	if (b == NULL) {
+		if (ptr == NULL)
+			return host_alloc(size);
+		return realloc(ptr, size ? size : 1);
+	}
+	if (size <= b->size)
+		return ptr;
+	if ((bigger = host_alloc(size)) == NULL)
+		return NULL;
+	memcpy(bigger, ptr, b->size);
+	pr_block_release(b);
+	return bigger;
 }
 
 static int
@@ -318,7 +354,7 @@ const struct piperun_host pr_host = {
 	.item_error = host_item_error,
 	.alloc = host_alloc,
 	.resize = host_resize,
-	.release = free,
+	.release = host_release,
 	.opt_type = host_opt_type,
 	.stopping = host_stopping,
 };
@@ -434,11 +470,13 @@ pr_stage_process(struct pr_stage_inst *inst, struct pr_item *in, struct pr_item_
 		if (taken == NULL) {
 			it->data = in->data;
 			it->len = in->len;
+			it->block = in->block;
 			in->data = NULL;
 			in->len = 0;
+			in->block = NULL;
 			taken = it;
 		} else if (taken->len > 0) {
-			it->data = pr_malloc(taken->len);
+			it->data = pr_data_alloc(taken->len, &it->block);
 			memcpy(it->data, taken->data, taken->len);
 			it->len = taken->len;
 		}

@@ -27,7 +27,7 @@ refuse(struct pr_conn *c, const char *msg)
 	struct pr_buf meta = { 0 };
 
 	pr_buf_str(&meta, msg);
-	pr_conn_send(c, PR_FRAME_REFUSED, &meta, NULL, 0);
+	pr_conn_send(c, PR_FRAME_REFUSED, &meta, NULL, 0, NULL);
 	pr_conn_flush(c);
 	free(meta.p);
 	return 1;
@@ -141,7 +141,7 @@ sender_stop(struct sender *s)
 /* Runs one item frame and queues its results. */
 static int
 serve_item(struct sender *snd, struct pr_stage_inst *inst, unsigned char *meta, size_t meta_len,
-           unsigned char *data, size_t len, int slot)
+           unsigned char *data, size_t len, struct pr_block *block)
 {
 	struct pr_conn *c = snd->c;
 	struct pr_rd r = { meta, meta_len };
@@ -157,33 +157,26 @@ serve_item(struct sender *snd, struct pr_stage_inst *inst, unsigned char *meta, 
 	    name == NULL) {
 		free(name);
 		free(path);
-		if (slot < 0)
+		if (block != NULL)
+			pr_block_release(block);
+		else
 			free(data);
 		return -1;
 	}
-	/* Data in a slot is read where it is, and the slot given back. */
+	/* Data in the parent's block is read where it is; freeing the item
+	 * (or its stand-in's result, once sent) gives the block back. */
 	item = pr_item_new(name, path, data, len);
+	item->block = block;
 	free(name);
 	free(path);
 	t0 = pr_now();
 	rc = pr_stage_try(inst, item, &out, &err);
-	if (slot >= 0) {
-		/* A stand-in for the input took the slot's bytes: copy them. */
-		for (it = out.head; it != NULL; it = it->next) {
-			if (it->data == data) {
-				it->data = pr_malloc(len);
-				memcpy(it->data, data, len);
-			}
-		}
-		item->data = NULL;
-	}
 	pr_item_free(item);
 	pthread_mutex_lock(&snd->lock);
-	pr_conn_release(c, slot);
 	while ((it = pr_item_list_pop(&out)) != NULL) {
 		reply.len = 0;
 		pr_buf_str(&reply, it->name);
-		if (pr_conn_send(c, PR_FRAME_OUT, &reply, it->data, it->len) < 0)
+		if (pr_conn_send(c, PR_FRAME_OUT, &reply, it->data, it->len, it->block) < 0)
 			rc = -2;
 		pr_item_free(it);
 		if (rc == -2)
@@ -195,7 +188,7 @@ serve_item(struct sender *snd, struct pr_stage_inst *inst, unsigned char *meta, 
 		pr_buf_u64(&reply, rc == 0 ? 0 : 1);
 		pr_buf_u64(&reply, (uint64_t)((pr_now() - t0) * 1e6));
 		pr_buf_str(&reply, rc == 0 ? NULL : err);
-		if (pr_conn_send(c, PR_FRAME_DONE, &reply, NULL, 0) < 0 || sender_queued(snd) < 0)
+		if (pr_conn_send(c, PR_FRAME_DONE, &reply, NULL, 0, NULL) < 0 || sender_queued(snd) < 0)
 			rc = -2;
 	}
 	pthread_mutex_unlock(&snd->lock);
@@ -224,12 +217,12 @@ pr_worker_main(int fd, int status_fd)
 
 	/* The user's Ctrl-C reaches the whole process group: the parent alone
 	 * decides what happens to the work, and ends workers itself. */
-	sigset_t block;
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGPIPE);
-	sigprocmask(SIG_BLOCK, &block, NULL);
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
 
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	if (status_fd >= 0) {
@@ -241,17 +234,21 @@ pr_worker_main(int fd, int status_fd)
 	/* Stray writes of a stage go to stderr, never into piperun's output. */
 	dup2(STDERR_FILENO, STDOUT_FILENO);
 
+	/* Results go to the parent in blocks it reads where they are. */
+	pr_block_enable();
 	pr_conn_init(&c, fd);
-	int slot;
-	if (pr_conn_recv(&c, &type, &meta, &meta_len, &data, &len, &slot) != 1 ||
+	struct pr_block *block;
+	if (pr_conn_recv(&c, &type, &meta, &meta_len, &data, &len, &block) != 1 ||
 	    type != PR_FRAME_HELLO) {
+		if (block != NULL)
+			pr_block_release(block);
 		pr_conn_free(&c);
 		return 1;
 	}
-	if (slot >= 0) {
+	if (block != NULL) {
 		unsigned char *copy = pr_malloc(len);
 		memcpy(copy, data, len);
-		pr_conn_release(&c, slot);
+		pr_block_release(block);
 		data = copy;
 	}
 	struct pr_rd r = { meta, meta_len };
@@ -278,7 +275,7 @@ pr_worker_main(int fd, int status_fd)
 	}
 	pr_diag_free(&d);
 	free(file);
-	rc = pr_conn_send(&c, PR_FRAME_READY, NULL, NULL, 0) < 0;
+	rc = pr_conn_send(&c, PR_FRAME_READY, NULL, NULL, 0, NULL) < 0;
 	/* With the status page telling the parent how far this process got,
 	 * results need not go out one item at a time. */
 	sender_start(&snd, &c, status != NULL);
@@ -289,18 +286,20 @@ pr_worker_main(int fd, int status_fd)
 		/* No more items here: whatever is queued goes before waiting. */
 		if (pr_conn_buffered(&c) == 0 && sender_flush(&snd) < 0)
 			break;
-		if ((got = pr_conn_recv(&c, &type, &meta, &meta_len, &data, &len, &slot)) <= 0)
+		if ((got = pr_conn_recv(&c, &type, &meta, &meta_len, &data, &len, &block)) <= 0)
 			break;
 		if (got == 2)
-			continue; /* only slots given back */
+			continue; /* only blocks given back */
 		if (type != PR_FRAME_ITEM) {
-			if (slot < 0)
+			if (block != NULL)
+				pr_block_release(block);
+			else
 				free(data);
 			rc = 1;
 		} else {
 			if (status != NULL)
 				atomic_store(&status->started, served + 1);
-			if (serve_item(&snd, inst, meta, meta_len, data, len, slot) < 0)
+			if (serve_item(&snd, inst, meta, meta_len, data, len, block) < 0)
 				rc = 1;
 			served++;
 			if (status != NULL)

@@ -1,7 +1,11 @@
 /*
- * ipc-t.c: tests runner/ipc.c over a real socketpair: frames round-trip,
- * large data travels in slots (not through the socket) and slots are
- * reused once given back, and data still arrives when every slot is busy.
+ * ipc-t.c: tests runner/ipc.c and runner/block.c over a real socketpair:
+ * frames round-trip; large data travels in blocks, not through the socket;
+ * data already in a block is lent without a copy and its descriptor goes
+ * once; blocks let go of by the receiver are given back to the sender;
+ * lends a vanished peer never gave back are returned; a block outlives
+ * the connection it came on while an item holds it; and data still
+ * arrives, intact, when no block is to be had.
  */
 #include "config.h"
 
@@ -11,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runner/block.h"
 #include "runner/ipc.h"
 #include "tests/tap/basic.h"
 
@@ -27,25 +32,35 @@ pattern(size_t len, unsigned seed)
 }
 
 /* Receives one frame on C and checks its data against WANT (LEN bytes);
- * returns the slot it came in, or -2 on failure. */
-static int
+ * returns the block it came in (held), or NULL. */
+static struct pr_block *
 expect(struct pr_conn *c, const char *what, const unsigned char *want, size_t len)
 {
 	unsigned char *meta, *data;
 	size_t ml, dl;
 	uint32_t type;
-	int slot, rc;
+	struct pr_block *block;
+	int rc;
 
-	while ((rc = pr_conn_recv(c, &type, &meta, &ml, &data, &dl, &slot)) == 2)
+	while ((rc = pr_conn_recv(c, &type, &meta, &ml, &data, &dl, &block)) == 2)
 		;
 	ok(rc == 1 && type == PR_FRAME_ITEM, "%s: a frame arrives", what);
 	if (rc != 1)
-		return -2;
+		return NULL;
 	is_bytes(want, len, data, dl, "%s: its data is intact", what);
 	free(meta);
-	if (slot < 0)
+	if (block == NULL)
 		free(data);
-	return slot;
+	return block;
+}
+
+static unsigned
+busy_blocks(void)
+{
+	unsigned n, busy;
+
+	pr_block_stats(&n, &busy);
+	return busy;
 }
 
 int
@@ -57,7 +72,8 @@ main(void)
 	unsigned char *data, *m;
 	size_t ml, dl;
 	uint32_t type;
-	int sv[2], slot, slots[PR_CONN_SLOTS + 1];
+	struct pr_block *got;
+	int sv[2];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		bail("socketpair");
@@ -66,76 +82,89 @@ main(void)
 	pr_buf_str(&meta, "name");
 
 	/* A small item goes inline. */
-	ok(pr_conn_send(&a, PR_FRAME_ITEM, &meta, small, 100) == 0 && pr_conn_flush(&a) == 0,
+	ok(pr_conn_send(&a, PR_FRAME_ITEM, &meta, small, 100, NULL) == 0 && pr_conn_flush(&a) == 0,
 	   "a small item is sent");
-	is_int(-1, expect(&b, "small item", small, 100), "a small item comes inline, in no slot");
+	ok(expect(&b, "small item", small, 100) == NULL, "a small item comes inline, in no block");
 
 #ifdef HAVE_MEMFD_CREATE
-	/* A large one goes in a slot: the socket carries only its frame. */
+	/* Large data from malloc is copied into a block: the socket carries
+	 * only its frame. */
 	uint64_t before = a.sent_bytes;
-	ok(pr_conn_send(&a, PR_FRAME_ITEM, &meta, big, BIG) == 0 && pr_conn_flush(&a) == 0,
-	   "a large item is sent");
-	slot = expect(&b, "large item", big, BIG);
-	ok(slot >= 0, "a large item comes in a slot (%d)", slot);
+	ok(pr_conn_send(&a, PR_FRAME_ITEM, &meta, big, BIG, NULL) == 0 && pr_conn_flush(&a) == 0,
+	   "a large item from malloc is sent");
+	got = expect(&b, "large item", big, BIG);
+	ok(got != NULL, "it comes in a block");
 	ok(a.sent_bytes - before < 4096, "the socket carried %llu bytes for 1 MiB of data",
 	   (unsigned long long)(a.sent_bytes - before));
-	ok(a.slots[slot].busy, "the sender's slot is busy until given back");
+	is_int(BIG, (long long)a.copied_bytes, "it was copied once, into the block");
+	is_int(1, busy_blocks(), "the block is busy while lent");
 
-	/* Given back, the slot serves the next item without a new file. */
-	pr_conn_release(&b, slot);
+	/* Let go of, the block is given back and free again. */
+	pr_block_release(got);
 	ok(pr_conn_flush(&b) == 0, "the release is sent");
-	is_int(2, pr_conn_recv(&a, &type, &m, &ml, &data, &dl, &slot),
+	is_int(2, pr_conn_recv(&a, &type, &m, &ml, &data, &dl, &got),
 	       "a release alone gives the caller no frame");
-	ok(!a.slots[0].busy, "the slot is free again");
-	unsigned char *map = a.slots[0].map;
+	is_int(0, busy_blocks(), "the block is free again");
+
+	/* Data already in an own block is lent as it is: no copy, and the
+	 * block's descriptor, sent once already, does not go again. */
+	struct pr_block *own = pr_block_alloc(BIG);
+	ok(own != NULL, "a free block is taken again");
 	unsigned char *big2 = pattern(BIG - 5, 3);
-	ok(pr_conn_send(&a, PR_FRAME_ITEM, &meta, big2, BIG - 5) == 0 && pr_conn_flush(&a) == 0,
-	   "a second large item is sent");
-	ok(a.n_out_fds == 0 && a.slots[0].map == map && a.slots[0].busy,
-	   "it reuses the slot, already mapped");
-	slot = expect(&b, "second large item", big2, BIG - 5);
-	is_int(0, slot, "it comes in the same slot");
-	pr_conn_release(&b, slot);
-	pr_conn_flush(&b);
-	while (pr_conn_recv(&a, &type, &m, &ml, &data, &dl, &slot) == 2 && pr_conn_buffered(&a) > 0)
-		;
+	memcpy(own->map, big2, BIG - 5);
+	ok(pr_conn_send(&a, PR_FRAME_ITEM, &meta, own->map, BIG - 5, own) == 0 && a.n_out_fds == 0,
+	   "an item in a block the peer has is sent with no descriptor");
+	ok(pr_conn_flush(&a) == 0, "and flushed");
+	is_int(BIG, (long long)a.copied_bytes, "it was not copied");
+	is_int(1, (long long)a.lent[own->id], "the block is lent once");
+	got = expect(&b, "an item in a block", big2, BIG - 5);
+	ok(got != NULL && got == b.peer[own->id], "it comes in the peer's mapping of that block");
 
-	/* A larger item than any free slot holds gets a new, larger file. */
-	unsigned char *bigger = pattern(3 * BIG, 4);
-	ok(pr_conn_send(&a, PR_FRAME_ITEM, &meta, bigger, 3 * BIG) == 0 && pr_conn_flush(&a) == 0,
-	   "a 3 MiB item is sent");
-	slot = expect(&b, "3 MiB item", bigger, 3 * BIG);
-	ok(slot >= 0 && b.peer[slot].size >= 3 * BIG, "it comes in a slot large enough");
-	pr_conn_release(&b, slot);
-	pr_conn_flush(&b);
-	while (pr_conn_recv(&a, &type, &m, &ml, &data, &dl, &slot) == 2 && pr_conn_buffered(&a) > 0)
-		;
+	/* The receiver's item holds the block past the connection: it stays
+	 * readable, and letting go of it later is harmless. */
+	pr_block_drop(own); /* the sender's item is done with it */
+	is_int(1, busy_blocks(), "the sender's block stays busy while lent");
+	pr_conn_free(&b);
+	is_bytes(big2, BIG - 5, got->map, BIG - 5, "the block is readable after its connection is gone");
+	pr_block_release(got);
+	pr_conn_free(&a);
+	is_int(0, busy_blocks(), "a lend the peer never gave back is returned with the connection");
 
-	/* With every slot busy, data still arrives, through the socket.  The
-	 * receiver reads as the sender writes, so run them in turn: all
-	 * the slots first. */
-	for (int i = 0; i < PR_CONN_SLOTS; i++) {
-		ok(pr_conn_send(&a, PR_FRAME_ITEM, &meta, big, BIG) == 0 && pr_conn_flush(&a) == 0,
-		   "large item %d of %d is sent", i + 1, PR_CONN_SLOTS);
-		slots[i] = expect(&b, "a slot of many", big, BIG);
-		ok(slots[i] >= 0, "it takes a slot (%d)", slots[i]);
-	}
-	if (fork() == 0) {
-		/* The socket's buffer is smaller than the item: write from a
-		 * child while this process reads. */
-		pr_conn_send(&a, PR_FRAME_ITEM, &meta, big2, BIG - 5);
+	/* With no block to be had, a large item goes through the socket, and a
+	 * release queued meanwhile does not come between its frame and its
+	 * data.  The socket's buffer is smaller than the item: a child writes
+	 * while this process reads. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		bail("socketpair");
+	pr_conn_init(&a, sv[0]);
+	pr_conn_init(&b, sv[1]);
+	ok(pr_conn_send(&b, PR_FRAME_ITEM, &meta, big, BIG, NULL) == 0 && pr_conn_flush(&b) == 0,
+	   "a large item goes the other way");
+	got = expect(&a, "the other way", big, BIG);
+	ok(got != NULL, "in a block");
+	struct pr_block *all[PR_BLOCK_IDS];
+	unsigned n = 0;
+	while (n < PR_BLOCK_IDS && (all[n] = pr_block_alloc(PR_BLOCK_MIN)) != NULL)
+		n++;
+	is_int(PR_BLOCK_IDS - 1, n, "the pool gives out every block it may have");
+	pr_block_release(got); /* queued in a's mailbox */
+	pid_t pid = fork();
+	if (pid == 0) {
+		pr_conn_send(&a, PR_FRAME_ITEM, &meta, big2, BIG - 5, NULL);
+		pr_conn_send(&a, PR_FRAME_ITEM, &meta, small, 100, NULL);
 		pr_conn_flush(&a);
 		_exit(0);
 	}
-	is_int(-1, expect(&b, "no slot free", big2, BIG - 5),
-	       "with every slot busy, a large item comes through the socket");
-	wait(NULL);
+	ok(expect(&b, "no block free", big2, BIG - 5) == NULL,
+	   "with every block busy, a large item comes through the socket");
+	ok(expect(&b, "the frame after it", small, 100) == NULL, "the next frame follows intact");
+	waitpid(pid, NULL, 0);
+	while (n > 0)
+		pr_block_drop(all[--n]);
 	free(big2);
-	free(bigger);
 #else
 	ok(1, "# SKIP no memfd_create: large items go through the socket");
-	(void)slot;
-	(void)slots;
+	(void)got;
 	(void)data;
 	(void)m;
 	(void)ml;
@@ -143,10 +172,12 @@ main(void)
 	(void)type;
 #endif
 
-	/* End of file is reported as such. */
+	/* End of file is reported as such, after the releases that came. */
 	close(sv[0]);
-	is_int(0, pr_conn_recv(&b, &type, &m, &ml, &data, &dl, &slot),
-	       "the other end closed: end of file");
+	int rc;
+	while ((rc = pr_conn_recv(&b, &type, &m, &ml, &data, &dl, &got)) == 2)
+		;
+	is_int(0, rc, "the other end closed: end of file");
 	pr_conn_free(&a);
 	pr_conn_free(&b);
 	free(meta.p);

@@ -1,0 +1,92 @@
+/*
+ * block.h: shared blocks, the memory of large items.
+ *
+ * In a run with worker processes, the data of a large item (PR_BLOCK_MIN
+ * bytes and more) lives in a block: a memory file (memfd) that every
+ * process can map.  The read stage reads a file straight into one, a worker
+ * reads it there, writes its result into a block of its own, and piperun
+ * writes that result out from the worker's block: a large item crosses the
+ * process boundary both ways without a copy, and only a frame naming the
+ * block goes through the socket (see ipc.h).
+ *
+ * A block is this process's own, from its pool, or a peer's, mapped
+ * read-only once the peer sent its descriptor.  References count its
+ * holders: the item whose data it is, each time it was lent to a peer
+ * (until the peer gives it back), and for a peer's block, the connection
+ * that mapped it.  An own block that nobody holds goes back to the pool
+ * with its pages, so the next item of about its size reuses them without
+ * page faults.  When an item lets go of a peer's block, the block is given
+ * back to its owner through the connection's mailbox.
+ */
+#ifndef PR_BLOCK_H
+#define PR_BLOCK_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PR_BLOCK_MIN (64 * 1024)
+#define PR_BLOCK_IDS 128 /* the most blocks a pool holds at once */
+
+struct pr_mailbox;
+
+struct pr_block {
+	unsigned char *map;
+	size_t size;
+	atomic_uint refs;
+	unsigned id;             /* its owner's number for it, below PR_BLOCK_IDS */
+	uint32_t gen;            /* own: how many files the id had before this one */
+	int fd;                  /* own: the memory file; -1 for a peer's */
+	struct pr_mailbox *home; /* a peer's: where it is given back; NULL: own */
+};
+
+/* From now on, large item data in this process goes into blocks.  Called
+ * when a stage runs in worker processes, and by the workers. */
+void pr_block_enable(void);
+
+/* An own block for SIZE bytes of item data, held once by the caller, when
+ * blocks are enabled and SIZE is large; else NULL. */
+struct pr_block *pr_block_alloc_data(size_t size);
+
+/* Memory for SIZE bytes of item data: in a new own block (*B set) when
+ * blocks are enabled and SIZE is large, else from malloc (*B NULL).
+ * Never NULL. */
+unsigned char *pr_data_alloc(size_t size, struct pr_block **b);
+
+/* An own block of at least SIZE bytes, held once by the caller, or NULL
+ * (no memfd, or every block of the pool in use). */
+struct pr_block *pr_block_alloc(size_t size);
+
+/* The own block whose memory starts at P, or NULL. */
+struct pr_block *pr_block_find(const void *p);
+
+/* The own block numbered ID, or NULL. */
+struct pr_block *pr_block_by_id(unsigned id);
+
+/* Holds B once more. */
+void pr_block_hold(struct pr_block *b);
+
+/* Lets go of B once: a peer's block is given back to its owner. */
+void pr_block_release(struct pr_block *b);
+
+/* Lets go of B once, without giving a peer's block back: for the hold of
+ * the connection that mapped it, and for lends the peer never returned. */
+void pr_block_drop(struct pr_block *b);
+
+/* A peer's block: MAP, SIZE bytes, mapped here, numbered ID by its owner,
+ * held once, given back through HOME. */
+struct pr_block *pr_block_peer(unsigned char *map, size_t size, unsigned id,
+                               struct pr_mailbox *home);
+
+/* A mailbox gathers the numbers of a peer's blocks given back by any
+ * thread until the connection sends them. */
+struct pr_mailbox *pr_mailbox_new(void);
+/* Takes the numbers posted so far into IDS (up to MAX); returns the count. */
+size_t pr_mailbox_take(struct pr_mailbox *m, uint32_t *ids, size_t max);
+/* The connection is gone: later posts are dropped.  Lets go of M. */
+void pr_mailbox_close(struct pr_mailbox *m);
+
+/* The pool's own blocks: how many exist, and how many are in use. */
+void pr_block_stats(unsigned *blocks, unsigned *busy);
+
+#endif
