@@ -1,8 +1,9 @@
 /*
  * treetime.c: runs one command and measures it as a whole process tree:
  * wall time, CPU time (user + system) of the command and of every
- * descendant, and the peak of the sum of VmRSS over the command and its
- * live descendants, sampled every INTERVAL ms (default 20).
+ * descendant, and the peak memory of the command and its live
+ * descendants, sampled every INTERVAL ms (default 20): the sum of their
+ * PSS, and the sum of their VmRSS.
  *
  *   treetime [-i MS] -o RESULT.json -- COMMAND [ARG...]
  *
@@ -20,13 +21,17 @@
  *  - memory: /proc is listed every interval; a process id seen for the
  *    first time is read once (/proc/PID/stat) for its parent and joins the
  *    tree if the parent is in it; each process of the tree is then read
- *    from /proc/PID/statm (resident pages = VmRSS).  Processes that existed
- *    before the command are never read again, so a sample costs a
- *    directory listing plus one small read per process of the tree.
- *    Processes that live less than an interval may be missed: their memory
- *    does not make the peak, which is at least the largest maximum RSS of
- *    any single descendant (getrusage's ru_maxrss).  Shared pages (libraries, copy-on-write pages
- *    of forked workers) count once per process, as summed VmRSS does.
+ *    from /proc/PID/statm (resident pages = VmRSS) and
+ *    /proc/PID/smaps_rollup (PSS).  Processes that existed before the
+ *    command are never read again, so a sample costs a directory listing
+ *    plus two small reads per process of the tree.  Processes that live
+ *    less than an interval may be missed: their memory does not make the
+ *    peak, which is at least the largest maximum RSS of any single
+ *    descendant (getrusage's ru_maxrss).
+ *  - VmRSS counts a page shared by several processes (libraries,
+ *    copy-on-write pages of forked workers, shared memory) once in each;
+ *    PSS divides it between them, so the sum of PSS is the memory the tree
+ *    holds, each page counted once.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -116,6 +121,29 @@ rss_kb(pid_t p)
 	return res * page_kb;
 }
 
+/* The PSS of process P in KiB, or -1. */
+static long
+pss_kb(pid_t p)
+{
+	char path[64], buf[4096];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)p);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *line = strstr(buf, "\nPss:");
+	long kb;
+	if (line == NULL || sscanf(line + 5, "%ld", &kb) != 1)
+		return -1;
+	return kb;
+}
+
 /* Lists /proc: new pids whose parent is in the tree join it. */
 static void
 scan(DIR *proc, int mark_only)
@@ -151,19 +179,22 @@ scan(DIR *proc, int mark_only)
 	}
 }
 
+/* One sample: the tree's summed VmRSS, and in *PSS its summed PSS. */
 static long
-sample(DIR *proc)
+sample(DIR *proc, long *pss)
 {
 	long sum = 0;
 
+	*pss = 0;
 	scan(proc, 0);
 	for (size_t i = 0; i < ntree;) {
-		long kb = rss_kb(tree[i]);
-		if (kb < 0) { /* gone */
+		long kb = rss_kb(tree[i]), pkb = kb < 0 ? -1 : pss_kb(tree[i]);
+		if (kb < 0 || pkb < 0) { /* gone */
 			tree[i] = tree[--ntree];
 			continue;
 		}
 		sum += kb;
+		*pss += pkb;
 		i++;
 	}
 	return sum;
@@ -241,7 +272,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 
-	long peak = 0;
+	long peak = 0, peak_pss = 0;
 	int status = 0, samples = 0;
 	double t1 = 0;
 	for (;;) {
@@ -251,10 +282,12 @@ main(int argc, char **argv)
 			t1 = now();
 			break;
 		}
-		long s = sample(proc);
+		long pss, s = sample(proc, &pss);
 		samples++;
 		if (s > peak)
 			peak = s;
+		if (pss > peak_pss)
+			peak_pss = pss;
 	}
 	int err = 0;
 	if (read(ready[0], &err, sizeof(err)) == (ssize_t)sizeof(err)) {
@@ -295,13 +328,16 @@ main(int argc, char **argv)
 	 * (it matters for runs shorter than one interval) */
 	if (ru.ru_maxrss > peak)
 		peak = ru.ru_maxrss;
+	/* with no sample at all, the same bound stands in for the PSS */
+	if (peak_pss == 0)
+		peak_pss = ru.ru_maxrss;
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	fprintf(f,
 	        "{\"wall_s\": %.6f, \"user_s\": %.6f, \"sys_s\": %.6f, \"cpu_s\": %.6f, "
-	        "\"peak_tree_rss_kib\": %ld, \"max_single_rss_kib\": %ld, \"samples\": %d, "
-	        "\"orphans_reaped\": %d, \"exit\": %d}\n",
+	        "\"peak_tree_rss_kib\": %ld, \"peak_tree_pss_kib\": %ld, \"max_single_rss_kib\": %ld, "
+	        "\"samples\": %d, \"orphans_reaped\": %d, \"exit\": %d}\n",
 	        t1 - t0, tv(ru.ru_utime), tv(ru.ru_stime), tv(ru.ru_utime) + tv(ru.ru_stime), peak,
-	        ru.ru_maxrss, samples, leftovers, code);
+	        peak_pss, ru.ru_maxrss, samples, leftovers, code);
 	fclose(f);
 	return code;
 }
