@@ -326,12 +326,89 @@ next_line(struct pr_source *s, struct pr_item **item, char **err)
 	}
 }
 
+/* Makes the buffer hold just the LEN bytes at P. */
+static void
+keep_only(struct pr_source *s, const unsigned char *p, size_t len)
+{
+	if (s->cap < len) {
+		s->cap = len > 65536 ? len : 65536;
+		free(s->buf);
+		s->buf = pr_malloc(s->cap);
+	}
+	memcpy(s->buf, p, len);
+	s->start = 0;
+	s->end = len;
+}
+
+/* Blocks this large are read straight into the item's memory (a shared
+ * block when the run has worker processes); only the part line after a
+ * block's last newline is copied, to start the next one. */
+#define DIRECT_BLOCK (64 * 1024)
+
+/* The next block, read straight into its item, as next_block() cuts it. */
+static int
+next_block_direct(struct pr_source *s, struct pr_item **item, char **err)
+{
+	size_t size = s->in->block_size, have = s->end - s->start, len;
+	struct pr_block *block;
+	unsigned char *data;
+
+	if (have == 0 && s->eof)
+		return 0;
+	data = pr_data_alloc(size, &block);
+	memcpy(data, s->buf + s->start, have);
+	s->start = s->end = 0;
+	while (have < size && !s->eof) {
+		ssize_t n = read(s->fd, data + have, size - have);
+		if (n < 0 && errno == EINTR) {
+			if (s->stop == NULL || !atomic_load(s->stop))
+				continue;
+			/* Stopped by a signal: a block cut short is dropped. */
+			have = 0;
+			s->eof = s->stopped = 1;
+		} else if (n < 0) {
+			*err = pr_asprintf("%s: %s", s->label, strerror(errno));
+			have = 0;
+			s->eof = 1;
+		} else if (n == 0) {
+			s->eof = 1;
+		} else {
+			have += (size_t)n;
+		}
+	}
+	len = have;
+	if (have == size) {
+		/* The last newline within the block; what follows starts the next. */
+		while (len > 0 && data[len - 1] != '\n')
+			len--;
+		keep_only(s, data + len, have - len);
+	}
+	if (len == 0) {
+		/* Nothing, or a line longer than a block: that is read as one. */
+		if (have > 0)
+			keep_only(s, data, have);
+		if (block != NULL)
+			pr_block_release(block);
+		else
+			free(data);
+		if (*err != NULL)
+			return -1;
+		return have > 0 ? next_line(s, item, err) : 0;
+	}
+	*item = pr_item_new(next_name(s), NULL, data, len);
+	(*item)->block = block;
+	return 1;
+}
+
 /* The next block: at most SIZE bytes ending at a newline, or one whole
  * line when a line is longer than SIZE. */
 static int
 next_block(struct pr_source *s, struct pr_item **item, char **err)
 {
 	size_t size = s->in->block_size;
+
+	if (size >= DIRECT_BLOCK)
+		return next_block_direct(s, item, err);
 
 	while (!s->eof && s->end - s->start < size) {
 		if (fill(s, err) < 0)

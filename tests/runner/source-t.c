@@ -7,7 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "runner/block.h"
+#include "runner/item.h"
 #include "runner/source.h"
 #include "runner/util.h"
 #include "tests/tap/basic.h"
@@ -30,7 +34,8 @@ input(enum pr_input_type type, const char *const *paths, size_t n, uint64_t bloc
 	in.paths = pr_calloc(n, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
 		in.written[i] = pr_strdup(paths[i]);
-		in.paths[i] = pr_asprintf("%s/%s", test_tmpdir(), paths[i]);
+		in.paths[i] = paths[i][0] == '/' ? pr_strdup(paths[i])
+		                                 : pr_asprintf("%s/%s", test_tmpdir(), paths[i]);
 	}
 	return in;
 }
@@ -75,6 +80,88 @@ drain(struct pr_input *in, char **names, char **data, size_t *len, size_t *maxle
 	return rc;
 }
 
+/* LINES lines of varied length, one line of LONG digits in the middle, and
+ * a last line without a newline. */
+static char *
+blocks_text(int lines, int long_len)
+{
+	size_t cap = (size_t)lines * 60 + (size_t)long_len + 64, len = 0;
+	char *text = pr_malloc(cap);
+
+	for (int i = 0; i < lines; i++) {
+		len += (size_t)snprintf(text + len, cap - len, "line %d %.*s\n", i, i % 37,
+		                        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		if (i == lines / 2) {
+			memset(text + len, '7', (size_t)long_len);
+			len += (size_t)long_len;
+			text[len++] = '\n';
+		}
+	}
+	len += (size_t)snprintf(text + len, cap - len, "tail");
+	return text;
+}
+
+/* Cuts TEXT into blocks of SIZE from the file FILE, or from a pipe when
+ * FILE is NULL, and checks them. */
+static void
+check_blocks(const char *text, uint64_t size, const char *file, const char *what)
+{
+	char path[64];
+	pid_t pid = -1;
+	int fds[2];
+
+	if (file != NULL) {
+		test_write_file(file, text, strlen(text));
+		snprintf(path, sizeof(path), "%s", file);
+	} else {
+		if (pipe(fds) < 0)
+			bail("pipe");
+		if ((pid = fork()) == 0) {
+			close(fds[0]);
+			for (size_t off = 0, n = strlen(text); off < n; off += 1000)
+				if (write(fds[1], text + off, n - off < 1000 ? n - off : 1000) < 0)
+					_exit(1);
+			_exit(0);
+		}
+		close(fds[1]);
+		snprintf(path, sizeof(path), "/dev/fd/%d", fds[0]);
+	}
+	const char *paths[] = { path };
+	struct pr_input in = input(PR_INPUT_BLOCKS, paths, 1, size);
+	struct pr_source *s = pr_source_open(&in, warn, NULL);
+	struct pr_item *item;
+	char *err = NULL;
+	size_t total = 0, count = 0, n = strlen(text);
+	int aligned = 1, bounded = 1, full = 0;
+	while (pr_source_next(s, &item, &err) == 1) {
+		int last = total + item->len == n;
+		if (!last && item->data[item->len - 1] != '\n')
+			aligned = 0;
+		if (item->len > size && memchr(item->data, '\n', item->len - 1) != NULL)
+			bounded = 0;
+		if (item->len + 200 > size && item->len <= size)
+			full++;
+		if (total + item->len > n || memcmp(text + total, item->data, item->len) != 0)
+			aligned = 0;
+		total += item->len;
+		count++;
+		pr_item_free(item);
+	}
+	pr_source_close(s);
+	if (pid > 0) {
+		close(fds[0]);
+		waitpid(pid, NULL, 0);
+	}
+	ok(err == NULL, "%s: no error", what);
+	ok(aligned, "%s: every block but the last ends at a newline, data in order", what);
+	ok(bounded, "%s: no block over the size unless it is one long line", what);
+	is_int((long long)n, (long long)total, "%s: blocks add up to the input", what);
+	ok(count > n / size && full > (int)(count / 2),
+	   "%s: many blocks (%zu), most of them nearly full (%d)", what, count, full);
+	free(err);
+	input_free(&in);
+}
+
 int
 main(void)
 {
@@ -116,44 +203,19 @@ main(void)
 		input_free(&in);
 	}
 
-	/* Blocks: 2000 lines of varied length, and one line longer than a block. */
+	/* Blocks, cut from a buffer (small blocks) and read straight into
+	 * each item (large ones, in shared blocks too), from a file and from a
+	 * pipe that delivers a little at a time. */
 	{
-		char *text = pr_strdup("");
-		for (int i = 0; i < 2000; i++) {
-			char *n = pr_asprintf("%sline %d %.*s\n", text, i, i % 37, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
-			free(text);
-			text = n;
-		}
-		char *n = pr_asprintf("%s%0300d\ntail", text, 7);
+		char *text = blocks_text(2000, 300);
+		check_blocks(text, 256, "blocks.txt", "256-byte blocks");
 		free(text);
-		text = n;
-		test_write_file("blocks.txt", text, strlen(text));
-		const char *paths[] = { "blocks.txt" };
-		struct pr_input in = input(PR_INPUT_BLOCKS, paths, 1, 256);
-		struct pr_source *s = pr_source_open(&in, warn, NULL);
-		struct pr_item *item;
-		char *err = NULL;
-		size_t total = 0, count = 0;
-		int aligned = 1, bounded = 1;
-		while (pr_source_next(s, &item, &err) == 1) {
-			int last = total + item->len == strlen(text);
-			if (!last && item->data[item->len - 1] != '\n')
-				aligned = 0;
-			if (item->len > 256 && memchr(item->data, '\n', item->len - 1) != NULL)
-				bounded = 0;
-			if (memcmp(text + total, item->data, item->len) != 0)
-				aligned = 0;
-			total += item->len;
-			count++;
-			pr_item_free(item);
-		}
-		pr_source_close(s);
-		ok(aligned, "every block but the last ends at a newline, data in order");
-		ok(bounded, "no block over the size unless it is one long line");
-		is_int((long long)strlen(text), (long long)total, "blocks add up to the file");
-		ok(count > strlen(text) / 256, "many blocks (%zu)", count);
+		text = blocks_text(40000, 100000);
+		check_blocks(text, 65536, "big-blocks.txt", "64 KiB blocks");
+		pr_block_enable();
+		check_blocks(text, 65536, "big-blocks.txt", "64 KiB blocks in shared memory");
+		check_blocks(text, 65536, NULL, "64 KiB blocks from a pipe");
 		free(text);
-		input_free(&in);
 	}
 
 	{
