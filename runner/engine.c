@@ -460,6 +460,16 @@ forward(struct pr_stage_run *sr, struct pr_item_list *list)
 		pthread_cond_broadcast(&sr->room);
 }
 
+void
+pr_stage_run_running(struct pr_stage_run *sr, unsigned n)
+{
+	pthread_mutex_lock(&sr->lock);
+	sr->bound_bytes = pr_bound_bytes_for(sr->ex, n);
+	atomic_store_explicit(&sr->over, sr->result_bytes > sr->bound_bytes, memory_order_relaxed);
+	pthread_cond_broadcast(&sr->ran);
+	pthread_mutex_unlock(&sr->lock);
+}
+
 int
 pr_stage_run_may_start(struct pr_stage_run *sr, uint64_t seq, int wait)
 {

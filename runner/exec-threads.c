@@ -5,12 +5,24 @@
  * Workers take items from one queue.  A stage that declares itself
  * thread-safe is opened once and shared; any other is opened once per
  * worker.
+ *
+ * An io stage has more threads than CPUs, for items that wait.  When its
+ * items turn out not to wait (files read from the page cache or tmpfs,
+ * say), only as many run at once as there are CPUs: more would only share
+ * the CPUs, finish every item later, and in order hold back the items
+ * after the first.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "runner/executor.h"
 #include "runner/queue.h"
@@ -24,11 +36,28 @@ struct pool {
 	unsigned nthreads_max;     /* to start */
 	struct pr_stage_inst **insts;
 	unsigned ninsts;
+	atomic_uint_fast64_t item_ns; /* about how long an item takes; 0: not known yet */
+	/* Slow items that blocked (waited on something other than a CPU), in
+	 * thousandths, a moving average; and the gate that keeps items that
+	 * do not wait down to a CPU each. */
+	atomic_uint blocked;
+	atomic_int open;  /* items are known to wait: the gate stays open */
+	unsigned cpus;
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate_open;
+	unsigned running; /* slow items running; under gate_lock */
+	pid_t *tids;      /* per worker: its thread while it runs a slow item, else 0 */
+	unsigned char *naps; /* per worker: looks in a row that found it asleep */
 };
+
+/* Items of at least this many nanoseconds are timed and gated; faster
+ * ones are not worth the system calls. */
+#define SLOW_NS 100000
 
 struct worker_arg {
 	struct pool *pool;
 	struct pr_stage_inst *inst;
+	unsigned index;
 };
 
 /* Outcomes a worker holds before it delivers them: a few small items'
@@ -36,6 +65,154 @@ struct worker_arg {
 #define HOLD_ITEMS 8
 #define HOLD_BYTES (64 * 1024)
 #define HOLD_TIME  0.001
+
+/* How many items a worker takes at once: several small ones, for one
+ * wake-up and one lock for them all, but no more than HOLD_TIME's worth,
+ * so that slow items (files read, commands run) spread over the workers
+ * one each and leave the stage in order as fast as they are done,
+ * rather than queue behind each other in one worker.  One at first,
+ * until an item has shown how long it takes. */
+static size_t
+take_count(struct pool *pool)
+{
+	uint64_t ns = atomic_load_explicit(&pool->item_ns, memory_order_relaxed);
+	uint64_t n = ns == 0 ? 1 : (uint64_t)(HOLD_TIME * 1e9) / ns;
+
+	return n < 1 ? 1 : n > HOLD_ITEMS ? HOLD_ITEMS : (size_t)n;
+}
+
+/* Folds the time the item of O took into the pool's estimate. */
+static void
+timed(struct pool *pool, const struct pr_outcome *o)
+{
+	if (!o->ran)
+		return;
+	uint64_t ns = (uint64_t)((o->slice.end - o->slice.start) * 1e9) + 1;
+	uint64_t old = atomic_load_explicit(&pool->item_ns, memory_order_relaxed);
+	/* A rough moving average; racing updates lose nothing that matters. */
+	atomic_store_explicit(&pool->item_ns, old == 0 ? ns : (old * 7 + ns) / 8,
+	                      memory_order_relaxed);
+}
+
+/* The voluntary context switches of the calling thread so far: each one
+ * a wait on something other than a CPU.  -1 when unknown. */
+static long
+waits(void)
+{
+#ifdef RUSAGE_THREAD
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_THREAD, &ru) == 0)
+		return ru.ru_nvcsw;
+#endif
+	return -1;
+}
+
+/* Whether an item next is worth timing and gating: only in a pool with
+ * more threads than CPUs. */
+static int
+slow(struct pool *pool)
+{
+	uint64_t ns = atomic_load_explicit(&pool->item_ns, memory_order_relaxed);
+
+	return pool->nthreads_max > pool->cpus && (ns == 0 || ns >= SLOW_NS);
+}
+
+/* Whether thread TID of this process is asleep (waiting on something),
+ * as /proc says; when /proc cannot tell, it is taken to be. */
+static int
+asleep(pid_t tid)
+{
+	char path[64], buf[512];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", (long)tid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	/* "tid (name) S ...": the name may hold anything, so the last ')'. */
+	char *p = strrchr(buf, ')');
+	return p == NULL || p[1] == '\0' || (p[2] != 'R');
+}
+
+/* Whether a slow item running now waits rather than computes: its
+ * thread was found asleep at this look and the one before, so that a
+ * moment's wait (a page fault, a lock) does not count.  Called with
+ * gate_lock held. */
+static int
+one_asleep(struct pool *pool)
+{
+	int found = 0;
+
+	for (unsigned i = 0; i < pool->nthreads_max; i++) {
+		if (pool->tids[i] == 0)
+			continue;
+		pool->naps[i] = asleep(pool->tids[i]) ? pool->naps[i] + (pool->naps[i] < 2) : 0;
+		found |= pool->naps[i] >= 2;
+	}
+	return found;
+}
+
+/*
+ * Waits for a CPU's turn when the stage's items do not wait.  Items are
+ * taken not to wait until one has been seen to: a worker that finds the
+ * gate shut looks every millisecond whether one of the items running is
+ * asleep, and goes in if one is, so items that wait (a command, a pipe, a
+ * disk) soon all run at once, as if there were no gate.
+ */
+static void
+gate_enter(struct pool *pool, unsigned index, pid_t tid)
+{
+	pthread_mutex_lock(&pool->gate_lock);
+	while (pool->running >= pool->cpus && !atomic_load(&pool->open)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 1000000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (pthread_cond_timedwait(&pool->gate_open, &pool->gate_lock, &ts) == ETIMEDOUT &&
+		    one_asleep(pool))
+			break;
+	}
+	pool->running++;
+	pool->tids[index] = tid;
+	pool->naps[index] = 0;
+	pthread_mutex_unlock(&pool->gate_lock);
+}
+
+/* An item is done; BEFORE is waits() when it started. */
+static void
+gate_leave(struct pool *pool, unsigned index, long before)
+{
+	long after = waits();
+
+	if (before >= 0 && after >= 0) {
+		unsigned b = after > before ? 1000 : 0, old = atomic_load(&pool->blocked);
+		/* Slowly, so that a few items held up by a lock or a page fault
+		 * do not open the gate. */
+		unsigned now = (old * 15 + b) / 16;
+		atomic_store(&pool->blocked, now);
+		int open = now >= 500;
+		if (open != atomic_load(&pool->open)) {
+			/* As many items run at once as there are CPUs, or workers;
+			 * the results the stage holds are bounded to match. */
+			atomic_store(&pool->open, open);
+			pr_stage_run_running(pool->sr, open ? pool->nthreads_max : pool->cpus);
+		}
+	}
+	pthread_mutex_lock(&pool->gate_lock);
+	pool->running--;
+	pool->tids[index] = 0;
+	pthread_cond_signal(&pool->gate_open);
+	pthread_mutex_unlock(&pool->gate_lock);
+}
 
 /* Counts and delivers the *N outcomes at HELD, frees their inputs. */
 static void
@@ -57,10 +234,12 @@ pool_worker(void *arg)
 	struct pr_outcome held[HOLD_ITEMS];
 	size_t nheld = 0, bytes = 0;
 	double waited, clock;
+	pid_t tid = (pid_t)syscall(SYS_gettid);
 
-	/* A few items at a time when many wait (one wake-up for several),
-	 * never more than a fair share of what is queued. */
-	while (pr_queue_pop(&pool->queue, HOLD_ITEMS, pool->nthreads_max, &batch, &waited) > 0) {
+	/* A few small items at a time when many wait (one wake-up for
+	 * several), never more than a fair share of what is queued. */
+	while (pr_queue_pop(&pool->queue, take_count(pool), pool->nthreads_max, &batch, &waited) >
+	       0) {
 		struct pr_item *item;
 
 		pr_stage_run_waited(sr, waited);
@@ -74,7 +253,17 @@ pool_worker(void *arg)
 				pr_stage_run_may_start(sr, item->seq, 1);
 				clock = 0;
 			}
+			int gated = slow(pool);
+			long before = 0;
+			if (gated) {
+				gate_enter(pool, w->index, tid);
+				before = waits();
+				clock = 0;
+			}
 			pr_stage_run_exec(sr, w->inst, item, o, &clock);
+			if (gated)
+				gate_leave(pool, w->index, before);
+			timed(pool, o);
 			nheld++;
 			for (struct pr_item *r = o->results.head; r != NULL; r = r->next)
 				bytes += r->len;
@@ -104,6 +293,10 @@ pool_stop(struct pr_stage_run *sr)
 	for (unsigned i = 0; i < pool->ninsts; i++)
 		pr_stage_close(pool->insts[i]);
 	pr_queue_destroy(&pool->queue);
+	pthread_cond_destroy(&pool->gate_open);
+	pthread_mutex_destroy(&pool->gate_lock);
+	free(pool->tids);
+	free(pool->naps);
 	free(pool->threads);
 	free(pool->insts);
 	free(pool);
@@ -118,6 +311,20 @@ pool_start(struct pr_stage_run *sr, unsigned nthreads, char **err)
 
 	pool->sr = sr;
 	pool->nthreads_max = nthreads;
+	pool->cpus = pr_online_cpus();
+	/* Items are taken not to wait until they are seen to. */
+	atomic_init(&pool->blocked, 0);
+	atomic_init(&pool->open, 0);
+	if (nthreads > pool->cpus)
+		pr_stage_run_running(sr, pool->cpus);
+	pool->tids = pr_calloc(nthreads, sizeof(*pool->tids));
+	pool->naps = pr_calloc(nthreads, sizeof(*pool->naps));
+	pthread_mutex_init(&pool->gate_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&pool->gate_open, &ca);
+	pthread_condattr_destroy(&ca);
 	pr_queue_init(&pool->queue);
 	pool->threads = pr_calloc(nthreads, sizeof(*pool->threads));
 	pool->insts = pr_calloc(nthreads, sizeof(*pool->insts));
@@ -136,6 +343,7 @@ pool_start(struct pr_stage_run *sr, unsigned nthreads, char **err)
 
 		w->pool = pool;
 		w->inst = pool->insts[shared ? 0 : i];
+		w->index = i;
 		rc = pr_thread_start(&pool->threads[i], pool_worker, w);
 		if (rc != 0) {
 			free(w);

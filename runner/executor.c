@@ -23,8 +23,8 @@ pr_executor_for(const struct pr_stage_conf *c, int sync)
 	}
 }
 
-static unsigned
-online_cpus(void)
+unsigned
+pr_online_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -41,9 +41,9 @@ pr_workers_for(const struct pr_stage_conf *c, unsigned jobs, int sync)
 	if (c->workers > 0)
 		return c->workers;
 	if (c->kind == PIPERUN_KIND_CPU)
-		return online_cpus();
+		return pr_online_cpus();
 	/* io: sized for waiting, not for cores. */
-	return online_cpus() * 4 > 8 ? online_cpus() * 4 : 8;
+	return pr_online_cpus() * 4 > 8 ? pr_online_cpus() * 4 : 8;
 }
 
 unsigned

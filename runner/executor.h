@@ -100,6 +100,9 @@ uint64_t pr_bound_bytes_for(const struct pr_executor *ex, unsigned workers);
  * stages, else its `workers`, else the auto default; 1 under SYNC. */
 unsigned pr_workers_for(const struct pr_stage_conf *c, unsigned jobs, int sync);
 
+/* The CPUs online, at least 1. */
+unsigned pr_online_cpus(void);
+
 /*
  * Runs the stage on ITEM through INST, following its on_error policy
  * (pr_stage_try()), and counts the outcome with pr_stage_run_account().
@@ -122,6 +125,11 @@ struct pr_slice {
 };
 void pr_stage_run_account(struct pr_stage_run *sr, const char *name, size_t nout,
                           const char *err, const struct pr_slice *slice);
+
+/* The executor runs at most N items at once for now, fewer than its
+ * workers or again as many: the results the stage may hold in order,
+ * pr_bound_bytes_for() N workers, follow. */
+void pr_stage_run_running(struct pr_stage_run *sr, unsigned n);
 
 /* 1 once the run is being interrupted: work in flight should stop. */
 int pr_stage_run_cancelled(const struct pr_stage_run *sr);

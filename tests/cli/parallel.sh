@@ -37,6 +37,25 @@ ok $? "io: every wait overlaps every other (the last start comes before the firs
 is 1 "$(distinct 2)" "io: the threads run inside the piperun process"
 is 8 "$(distinct 4)" "io: on eight threads"
 
+# io items that compute rather than wait: no more run at once than there
+# are CPUs, though the stage has eight threads.  (A machine with eight CPUs
+# or more would run them all: nothing to check there.)
+cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)
+if [ "$cpus" -lt 8 ]; then
+	seq 1 12 > "$tmp/12"
+	stage io "spin: 40ms" "workers: 8"
+	"$PIPERUN" "$tmp/p.yml" < "$tmp/12" > "$tmp/out"
+	is 0 $? "io, computing: run exits 0"
+	is 12 "$(wc -l < "$tmp/out" | tr -d ' ')" "io, computing: twelve results"
+	# The most items running at one moment, from their starts and ends.
+	most=$(awk '{ print $5, 1; print $6, -1 }' "$tmp/out" | sort -k1,1n -k2,2n |
+		awk '{ n += $2; if (n > m) m = n } END { print m }')
+	[ "$most" -le "$cpus" ]
+	ok $? "io, computing: at most $cpus at once on $cpus CPUs (saw $most)"
+else
+	ok 0 "# SKIP io, computing: this machine has $cpus CPUs, as many as the threads"
+fi
+
 # cpu, default executor: worker processes, not the piperun process.
 stage cpu "sleep: 0.3s" "workers: 2"
 "$PIPERUN" "$tmp/p.yml" < "$tmp/8" > "$tmp/out"

@@ -2,7 +2,8 @@
  * probe.c: a test stage that reports where and when it ran each item:
  * "NAME PID PPID TID START END\n", times on the monotonic clock.
  *
- * Options: sleep (duration per item), jitter (up to this much more, varied
+ * Options: sleep (duration per item), spin (duration per item spent
+ * computing, not waiting), jitter (up to this much more, varied
  * by item name), fanout (true: emit 0, 1 or 2 items per input, by name),
  * die_on (an item name: the process kills itself with SIGKILL on it),
  * crash_on (an item name: a segmentation fault on it), hang_on (an item
@@ -20,7 +21,7 @@
 #include "piperun-stage.h"
 
 struct probe {
-	double sleep, jitter;
+	double sleep, spin, jitter;
 	int fanout;
 	const char *die_on, *crash_on, *hang_on, *slow_on;
 };
@@ -52,6 +53,7 @@ probe_open(const struct piperun_host *host, struct piperun_opts *opts, void **st
 	if (p == NULL)
 		return -1;
 	if (host->opt_duration(opts, "sleep", &p->sleep) < 0 ||
+	    host->opt_duration(opts, "spin", &p->spin) < 0 ||
 	    host->opt_duration(opts, "jitter", &p->jitter) < 0 ||
 	    host->opt_bool(opts, "fanout", &p->fanout) < 0 ||
 	    host->opt_string(opts, "die_on", &p->die_on) < 0 ||
@@ -90,6 +92,20 @@ probe_process(void *state, const struct piperun_host *host, const struct piperun
 		struct timespec ts = { (time_t)pause, (long)((pause - (double)(time_t)pause) * 1e9) };
 		while (nanosleep(&ts, &ts) < 0)
 			;
+	}
+	if (p->spin > 0) {
+		/* Busy on a CPU until this thread has used SPIN seconds of it. */
+		struct timespec ts;
+		double used, until;
+		volatile unsigned sink = 0;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+		until = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + p->spin;
+		do {
+			for (unsigned i = 0; i < 10000; i++)
+				sink += i;
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+			used = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+		} while (used < until);
 	}
 	for (unsigned i = 0; i < copies; i++) {
 		int n = snprintf(line, sizeof(line), "%s#%u %ld %ld %ld %.6f %.6f\n", item->name, i,
