@@ -32,6 +32,8 @@ static struct {
 	struct pr_block *blocks[PR_BLOCK_IDS];
 	uint32_t gens[PR_BLOCK_IDS]; /* the next file's gen for each id */
 	size_t free_bytes;
+	uint64_t frees;                  /* blocks let go of so far */
+	uint64_t freed[PR_BLOCK_IDS];    /* per id: the count when it was let go of */
 	atomic_uintptr_t lo, hi; /* every own block lies in [lo, hi) */
 	atomic_int enabled;
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -98,18 +100,26 @@ pr_block_alloc(size_t size)
 	size = (size + POOL_GRAIN - 1) / POOL_GRAIN * POOL_GRAIN;
 	if (size == 0)
 		size = POOL_GRAIN;
+	/* Of the free blocks large enough, and not much larger (that would
+	 * hold pages idle), the one let go of last: its pages are the likeliest
+	 * to be in a cache still.  Failing that, the smallest large enough. */
 	pthread_mutex_lock(&pool.lock);
 	for (unsigned i = 0; i < PR_BLOCK_IDS; i++) {
 		b = pool.blocks[i];
 		if (b == NULL) {
 			if (empty < 0)
 				empty = (int)i;
-		} else if (atomic_load(&b->refs) == 0 && b->size >= size &&
-		           (best == NULL || b->size < best->size)) {
-			best = b;
+			continue;
 		}
+		if (atomic_load(&b->refs) != 0 || b->size < size)
+			continue;
+		int fits = b->size <= 2 * size + (1u << 20);
+		int best_fits = best != NULL && best->size <= 2 * size + (1u << 20);
+		if (best == NULL || (fits && !best_fits) ||
+		    (fits && best_fits && pool.freed[i] > pool.freed[best->id]) ||
+		    (!fits && !best_fits && b->size < best->size))
+			best = b;
 	}
-	/* A free block much larger than asked for would hold pages idle. */
 	if (best != NULL && (best->size <= 2 * size + (1u << 20) || empty < 0)) {
 		pool.free_bytes -= best->size;
 		atomic_store(&best->refs, 1);
@@ -211,6 +221,7 @@ pr_block_drop(struct pr_block *b)
 	}
 	pthread_mutex_lock(&pool.lock);
 	if (atomic_fetch_sub(&b->refs, 1) == 1) {
+		pool.freed[b->id] = ++pool.frees;
 		pool.free_bytes += b->size;
 		if (pool.free_bytes > POOL_KEEP)
 			block_unmake(b);
