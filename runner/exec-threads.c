@@ -37,6 +37,7 @@ struct pool {
 	struct pr_stage_inst **insts;
 	unsigned ninsts;
 	atomic_uint_fast64_t item_ns; /* about how long an item takes; 0: not known yet */
+	atomic_uint_fast64_t cpu_ns;  /* about how much CPU time it takes; 0: not known yet */
 	/* Slow items that blocked (waited on something other than a CPU), in
 	 * thousandths, a moving average; and the gate that keeps items that
 	 * do not wait down to a CPU each. */
@@ -46,6 +47,7 @@ struct pool {
 	pthread_mutex_t gate_lock;
 	pthread_cond_t gate_open;
 	unsigned running; /* slow items running; under gate_lock */
+	int shared;       /* one state for all the workers */
 	pid_t *tids;      /* per worker: its thread while it runs a slow item, else 0 */
 	unsigned char *naps; /* per worker: looks in a row that found it asleep */
 };
@@ -53,6 +55,10 @@ struct pool {
 /* Items of at least this many nanoseconds are timed and gated; faster
  * ones are not worth the system calls. */
 #define SLOW_NS 100000
+
+/* Items known to take less than this many nanoseconds are not worth a
+ * handoff to a worker (see pool_submit()). */
+#define INLINE_NS 1000
 
 struct worker_arg {
 	struct pool *pool;
@@ -62,7 +68,7 @@ struct worker_arg {
 
 /* Outcomes a worker holds before it delivers them: a few small items'
  * worth, so that it takes the stage's lock once for several. */
-#define HOLD_ITEMS 8
+#define HOLD_ITEMS 64
 #define HOLD_BYTES (64 * 1024)
 #define HOLD_TIME  0.001
 
@@ -79,6 +85,41 @@ take_count(struct pool *pool)
 	uint64_t n = ns == 0 ? 1 : (uint64_t)(HOLD_TIME * 1e9) / ns;
 
 	return n < 1 ? 1 : n > HOLD_ITEMS ? HOLD_ITEMS : (size_t)n;
+}
+
+/* The CPU time the calling thread has used, in nanoseconds. */
+static uint64_t
+thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Folds the CPU time of N items, run since the thread's clock read
+ * SINCE, into the pool's estimate: CPU time, unlike the time between an
+ * item's start and end, leaves out the moments the thread was not
+ * running. */
+static void
+cpu_timed(struct pool *pool, uint64_t since, size_t n)
+{
+	if (n == 0)
+		return;
+	uint64_t ns = (thread_cpu_ns() - since) / n + 1;
+	uint64_t old = atomic_load_explicit(&pool->cpu_ns, memory_order_relaxed);
+	atomic_store_explicit(&pool->cpu_ns, old == 0 ? ns : (old * 7 + ns) / 8,
+	                      memory_order_relaxed);
+}
+
+/* Among how many workers what is queued is shared: all of them when
+ * items wait, else as many as there are CPUs, so that small items that
+ * compute go to few threads in large batches rather than wake them all. */
+static size_t
+share(struct pool *pool)
+{
+	return atomic_load_explicit(&pool->open, memory_order_relaxed) ? pool->nthreads_max
+	                                                                 : pool->cpus;
 }
 
 /* Folds the time the item of O took into the pool's estimate. */
@@ -238,17 +279,21 @@ pool_worker(void *arg)
 
 	/* A few small items at a time when many wait (one wake-up for
 	 * several), never more than a fair share of what is queued. */
-	while (pr_queue_pop(&pool->queue, take_count(pool), pool->nthreads_max, &batch, &waited) >
-	       0) {
+	while (pr_queue_pop(&pool->queue, take_count(pool), share(pool), &batch, &waited) > 0) {
 		struct pr_item *item;
 
 		pr_stage_run_waited(sr, waited);
 		clock = 0;
+		/* The CPU time the items take, less their delivery's. */
+		size_t n = batch.count;
+		uint64_t cpu0 = thread_cpu_ns(), t;
 		while ((item = pr_item_list_pop(&batch)) != NULL) {
 			struct pr_outcome *o = &held[nheld];
 			if (!pr_stage_run_may_start(sr, item->seq, 0)) {
 				/* What this worker holds may be what the stage waits for. */
+				t = thread_cpu_ns();
 				deliver_held(sr, held, &nheld, &bytes);
+				cpu0 += thread_cpu_ns() - t;
 				o = &held[0];
 				pr_stage_run_may_start(sr, item->seq, 1);
 				clock = 0;
@@ -271,10 +316,13 @@ pool_worker(void *arg)
 			 * many, large, or slow to come. */
 			if (batch.count == 0 || nheld == HOLD_ITEMS || bytes >= HOLD_BYTES ||
 			    !o->ran || o->slice.end - held[0].slice.start >= HOLD_TIME) {
+				t = thread_cpu_ns();
 				deliver_held(sr, held, &nheld, &bytes);
+				cpu0 += thread_cpu_ns() - t;
 				clock = 0;
 			}
 		}
+		cpu_timed(pool, cpu0, n);
 	}
 	free(w);
 	return NULL;
@@ -311,6 +359,7 @@ pool_start(struct pr_stage_run *sr, unsigned nthreads, char **err)
 
 	pool->sr = sr;
 	pool->nthreads_max = nthreads;
+	pool->shared = shared;
 	pool->cpus = pr_online_cpus();
 	/* Items are taken not to wait until they are seen to. */
 	atomic_init(&pool->blocked, 0);
@@ -369,11 +418,60 @@ serial_start(struct pr_stage_run *sr, char **err)
 	return pool_start(sr, 1, err);
 }
 
+/* Whether items are so quick, and sure not to wait, that handing them to
+ * a worker would cost more than running them: one state shared by the
+ * workers, no timeout or retries, and items known to take under
+ * INLINE_NS of CPU time and under SLOW_NS from start to end. */
+static int
+quick(struct pool *pool)
+{
+	const struct pr_stage_conf *c = pool->sr->conf;
+	uint64_t ns = atomic_load_explicit(&pool->cpu_ns, memory_order_relaxed);
+	uint64_t wall = atomic_load_explicit(&pool->item_ns, memory_order_relaxed);
+
+	return pool->shared && ns > 0 && ns < INLINE_NS && wall > 0 && wall < SLOW_NS &&
+	       c->timeout <= 0 &&
+	       c->on_error != PR_ON_ERROR_RETRY &&
+	       !atomic_load_explicit(&pool->open, memory_order_relaxed);
+}
+
 static void
 pool_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 {
 	struct pool *pool = sr->ex_data;
+	struct pr_outcome held[HOLD_ITEMS];
+	size_t nheld = 0, bytes = 0;
+	double clock = 0;
 
+	/* Quick items run here, in the thread that hands them over, while
+	 * they stay quick and may start: no wake-up, no handoff.  Timed up to
+	 * 64 at a time, or a millisecond's worth, so that items that turn
+	 * slow go to the workers again. */
+	while (items->head != NULL && quick(pool)) {
+		uint64_t cpu0 = thread_cpu_ns();
+		size_t ran = 0;
+		double since = 0;
+		while (items->head != NULL && ran < HOLD_ITEMS && (ran == 0 || clock - since < HOLD_TIME) &&
+		       pr_stage_run_may_start(sr, items->head->seq, 0)) {
+			struct pr_outcome *o = &held[nheld++];
+			pr_stage_run_exec(sr, pool->insts[0], pr_item_list_pop(items), o, &clock);
+			timed(pool, o);
+			if (ran++ == 0)
+				since = o->slice.start;
+			for (struct pr_item *r = o->results.head; r != NULL; r = r->next)
+				bytes += r->len;
+			if (nheld == HOLD_ITEMS || bytes >= HOLD_BYTES) {
+				uint64_t t = thread_cpu_ns();
+				deliver_held(sr, held, &nheld, &bytes);
+				cpu0 += thread_cpu_ns() - t;
+			}
+		}
+		cpu_timed(pool, cpu0, ran);
+		if (items->head != NULL && ran < HOLD_ITEMS && clock - since < HOLD_TIME)
+			break; /* the next may not start yet */
+	}
+	if (nheld > 0)
+		deliver_held(sr, held, &nheld, &bytes);
 	pr_queue_push_list(&pool->queue, items);
 }
 
