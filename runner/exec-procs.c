@@ -51,6 +51,7 @@ struct proc {
 	struct pr_conn conn;
 	struct pr_worker_status *status; /* shared with the worker, or NULL */
 	uint64_t answered;               /* items whose results came from it */
+	int hello_failed;                /* the pipeline could not be sent to it */
 	pthread_t thread;
 	int running;
 };
@@ -93,10 +94,10 @@ status_page(struct proc *w)
 	return fd;
 }
 
-/* Starts a worker and waits for it to open the stage.  Returns 0, or -1
- * with *ERR set. */
+/* Starts a worker and sends it the pipeline, without waiting for it:
+ * see proc_ready().  Returns 0, or -1 with *ERR set. */
 static int
-proc_spawn(struct proc *w, char **err)
+proc_launch(struct proc *w, char **err)
 {
 	struct procs *ps = w->procs;
 	const struct pr_pipeline *p = ps->sr->engine_pipeline;
@@ -107,10 +108,6 @@ proc_spawn(struct proc *w, char **err)
 	char *argv[] = { "piperun", PR_WORKER_FLAG, "3", "4", NULL };
 	int status_fd = status_page(w);
 	struct pr_buf meta = { 0 };
-	unsigned char *m, *d;
-	size_t ml, dl;
-	uint32_t type;
-	struct pr_block *block;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		*err = pr_asprintf("piperun: stage '%s': socketpair: %s", ps->sr->conf->name,
@@ -151,7 +148,22 @@ proc_spawn(struct proc *w, char **err)
 	if (rc == 0)
 		rc = pr_conn_flush(&w->conn);
 	free(meta.p);
-	if (rc == 0 && pr_conn_recv(&w->conn, &type, &m, &ml, &d, &dl, &block) == 1) {
+	w->hello_failed = rc != 0;
+	return 0;
+}
+
+/* Waits for a worker started by proc_launch() to open the stage.
+ * Returns 0, or -1 with *ERR set and the worker reaped. */
+static int
+proc_ready(struct proc *w, char **err)
+{
+	struct procs *ps = w->procs;
+	unsigned char *m, *d;
+	size_t ml, dl;
+	uint32_t type;
+	struct pr_block *block;
+
+	if (!w->hello_failed && pr_conn_recv(&w->conn, &type, &m, &ml, &d, &dl, &block) == 1) {
 		if (block != NULL)
 			pr_block_release(block);
 		else
@@ -177,6 +189,14 @@ proc_spawn(struct proc *w, char **err)
 	w->pid = -1;
 	pthread_mutex_unlock(&ps->lock);
 	return -1;
+}
+
+/* Starts a worker and waits for it to open the stage.  Returns 0, or -1
+ * with *ERR set. */
+static int
+proc_spawn(struct proc *w, char **err)
+{
+	return proc_launch(w, err) < 0 ? -1 : proc_ready(w, err);
 }
 
 /* Closes the socket and reaps the worker; describes how it ended. */
@@ -521,10 +541,17 @@ procs_start(struct pr_stage_run *sr, char **err)
 	pr_queue_init(&ps->queue);
 	ps->workers = pr_calloc(sr->workers, sizeof(*ps->workers));
 	sr->ex_data = ps;
+	/* All the workers start at once; then each is waited for. */
 	for (unsigned i = 0; i < sr->workers; i++) {
 		ps->workers[i] = (struct proc){ .procs = ps, .pid = -1, .fd = -1 };
 		ps->n++;
-		if (proc_spawn(&ps->workers[i], err) < 0) {
+		if (proc_launch(&ps->workers[i], err) < 0) {
+			procs_stop(sr);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < ps->n; i++) {
+		if (proc_ready(&ps->workers[i], err) < 0) {
 			procs_stop(sr);
 			return -1;
 		}
