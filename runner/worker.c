@@ -37,11 +37,13 @@ refuse(struct pr_conn *c, const char *msg)
 #define FLUSH_EVERY 0.001
 
 /*
- * The write side of the socket.  With a status page, results gather in the
- * connection's buffer and go when no more items wait here, or FLUSH_EVERY
- * after they were queued at most: a thread sends them then, so that a long
- * item does not hold back the results of those that came before it.
- * Without one, each item's results go as soon as it is done.
+ * The write side of the socket.  With a status page, the results of quick
+ * items gather in the connection's buffer and go when no more items wait
+ * here, or FLUSH_EVERY after they were queued at most: a thread sends them
+ * then, so that a long item does not hold back the results of those that
+ * came before it.  Those of an item that took FLUSH_EVERY or more, or that
+ * hold a large result, go at once.  Without a status page, each item's
+ * results go as soon as it is done.
  */
 struct sender {
 	struct pr_conn *c;
@@ -98,13 +100,16 @@ sender_start(struct sender *s, struct pr_conn *c, int batched)
 	s->threaded = batched && pr_thread_start(&s->thread, sender_thread, s) == 0;
 }
 
-/* Results were queued: they go now, or within FLUSH_EVERY.  Called with
- * the lock held.  Returns 0 or a negative errno. */
+/* Results were queued: they go now when NOW is set, else within
+ * FLUSH_EVERY.  Called with the lock held.  Returns 0 or a negative
+ * errno. */
 static int
-sender_queued(struct sender *s)
+sender_queued(struct sender *s, int now)
 {
-	if (!s->threaded)
+	if (!s->threaded || now) {
+		s->due = 0;
 		return pr_conn_flush(s->c);
+	}
 	if (s->due == 0) {
 		s->due = pr_now() + FLUSH_EVERY;
 		pthread_cond_signal(&s->wake);
@@ -150,7 +155,8 @@ serve_item(struct sender *snd, struct pr_stage_inst *inst, unsigned char *meta, 
 	struct pr_item *item, *it;
 	uint64_t seq;
 	char *name, *path, *err = NULL;
-	double t0;
+	double t0, took;
+	size_t large = 0;
 	int rc;
 
 	if (pr_rd_u64(&r, &seq) < 0 || pr_rd_str(&r, &name) < 0 || pr_rd_str(&r, &path) < 0 ||
@@ -171,11 +177,13 @@ serve_item(struct sender *snd, struct pr_stage_inst *inst, unsigned char *meta, 
 	free(path);
 	t0 = pr_now();
 	rc = pr_stage_try(inst, item, &out, &err);
+	took = pr_now() - t0;
 	pr_item_free(item);
 	pthread_mutex_lock(&snd->lock);
 	while ((it = pr_item_list_pop(&out)) != NULL) {
 		reply.len = 0;
 		pr_buf_str(&reply, it->name);
+		large += it->len >= PR_BLOCK_MIN;
 		if (pr_conn_send(c, PR_FRAME_OUT, &reply, it->data, it->len, it->block) < 0)
 			rc = -2;
 		pr_item_free(it);
@@ -186,9 +194,12 @@ serve_item(struct sender *snd, struct pr_stage_inst *inst, unsigned char *meta, 
 	if (rc != -2) {
 		reply.len = 0;
 		pr_buf_u64(&reply, rc == 0 ? 0 : 1);
-		pr_buf_u64(&reply, (uint64_t)((pr_now() - t0) * 1e6));
+		pr_buf_u64(&reply, (uint64_t)(took * 1e6));
 		pr_buf_str(&reply, rc == 0 ? NULL : err);
-		if (pr_conn_send(c, PR_FRAME_DONE, &reply, NULL, 0, NULL) < 0 || sender_queued(snd) < 0)
+		/* Waiting to gather more results saves nothing after a slow
+		 * item, or a large result, and would hold them back. */
+		if (pr_conn_send(c, PR_FRAME_DONE, &reply, NULL, 0, NULL) < 0 ||
+		    sender_queued(snd, took >= FLUSH_EVERY || large > 0) < 0)
 			rc = -2;
 	}
 	pthread_mutex_unlock(&snd->lock);
