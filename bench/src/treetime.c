@@ -82,23 +82,35 @@ in_tree(pid_t p)
 	return 0;
 }
 
-static pid_t
-parent_of(pid_t p)
+/* Reads /proc/P/NAME into BUF (SIZE bytes, NUL-terminated); 0, or -1
+ * when the process or the file is gone. */
+static int
+proc_read(pid_t p, const char *name, char *buf, size_t size)
 {
-	char path[64], buf[512];
-	int fd;
+	char path[64];
 	ssize_t n;
+	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)p, name);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, size - 1);
 	close(fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
-	char *s = strrchr(buf, ')'); /* the command name may hold anything */
+	return 0;
+}
+
+static pid_t
+parent_of(pid_t p)
+{
+	char buf[512];
 	int ppid;
+
+	if (proc_read(p, "stat", buf, sizeof(buf)) < 0)
+		return -1;
+	char *s = strrchr(buf, ')'); /* the command name may hold anything */
 	if (s == NULL || sscanf(s + 1, " %*c %d", &ppid) != 1)
 		return -1;
 	return ppid;
@@ -107,20 +119,11 @@ parent_of(pid_t p)
 static long
 rss_kb(pid_t p)
 {
-	char path[64], buf[256];
-	int fd;
-	ssize_t n;
+	char buf[256];
 	long size, res;
 
-	snprintf(path, sizeof(path), "/proc/%d/statm", (int)p);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	if (sscanf(buf, "%ld %ld", &size, &res) != 2)
+	if (proc_read(p, "statm", buf, sizeof(buf)) < 0 ||
+	    sscanf(buf, "%ld %ld", &size, &res) != 2)
 		return -1;
 	return res * page_kb;
 }
@@ -129,20 +132,12 @@ rss_kb(pid_t p)
 static long
 pss_kb(pid_t p)
 {
-	char path[64], buf[4096];
-	int fd;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)p);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	char *line = strstr(buf, "\nPss:");
+	char buf[4096];
 	long kb;
+
+	if (proc_read(p, "smaps_rollup", buf, sizeof(buf)) < 0)
+		return -1;
+	char *line = strstr(buf, "\nPss:");
 	if (line == NULL || sscanf(line + 5, "%ld", &kb) != 1)
 		return -1;
 	return kb;
