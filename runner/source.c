@@ -356,7 +356,8 @@ next_block_direct(struct pr_source *s, struct pr_item **item, char **err)
 	if (have == 0 && s->eof)
 		return 0;
 	data = pr_data_alloc(size, &block);
-	memcpy(data, s->buf + s->start, have);
+	if (have > 0)
+		memcpy(data, s->buf + s->start, have);
 	s->start = s->end = 0;
 	while (have < size && !s->eof) {
 		ssize_t n = read(s->fd, data + have, size - have);
