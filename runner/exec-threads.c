@@ -323,6 +323,7 @@ pool_worker(void *arg)
 			}
 		}
 		cpu_timed(pool, cpu0, n);
+		pr_queue_done(&pool->queue);
 	}
 	free(w);
 	return NULL;
@@ -444,10 +445,13 @@ pool_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 	double clock = 0;
 
 	/* Quick items run here, in the thread that hands them over, while
-	 * they stay quick and may start: no wake-up, no handoff.  Timed up to
-	 * 64 at a time, or a millisecond's worth, so that items that turn
-	 * slow go to the workers again. */
-	while (items->head != NULL && quick(pool)) {
+	 * they stay quick and may start: no wake-up, no handoff.  Only when
+	 * no worker has an item, so that the stage runs no more items at once
+	 * than it has workers, and a sync stage still sees them one at a
+	 * time, in order (submissions to a stage come one after the other).
+	 * Timed up to 64 at a time, or a millisecond's worth, so that items
+	 * that turn slow go to the workers again. */
+	while (items->head != NULL && quick(pool) && pr_queue_idle(&pool->queue)) {
 		uint64_t cpu0 = thread_cpu_ns();
 		size_t ran = 0;
 		double since = 0;

@@ -13,6 +13,7 @@ pr_queue_init(struct pr_queue *q)
 	pthread_cond_init(&q->ready, NULL);
 	q->items = (struct pr_item_list){ 0 };
 	q->closed = 0;
+	q->out = 0;
 }
 
 void
@@ -55,6 +56,8 @@ queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out
 		pr_item_list_push(out, pr_item_list_pop(&q->items));
 		n++;
 	}
+	if (n > 0)
+		q->out++;
 	/* Others may be waiting for what is left. */
 	if (q->items.count > 0)
 		pthread_cond_signal(&q->ready);
@@ -88,6 +91,25 @@ size_t
 pr_queue_trypop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out)
 {
 	return queue_pop(q, max, share, out, 0, NULL);
+}
+
+void
+pr_queue_done(struct pr_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->out--;
+	pthread_mutex_unlock(&q->lock);
+}
+
+int
+pr_queue_idle(struct pr_queue *q)
+{
+	int idle;
+
+	pthread_mutex_lock(&q->lock);
+	idle = q->items.count == 0 && q->out == 0;
+	pthread_mutex_unlock(&q->lock);
+	return idle;
 }
 
 void

@@ -18,6 +18,7 @@ struct pr_queue {
 	pthread_cond_t ready;
 	struct pr_item_list items;
 	int closed;
+	unsigned out; /* batches popped and not marked done (see pr_queue_done()) */
 };
 
 void pr_queue_init(struct pr_queue *q);
@@ -39,6 +40,14 @@ size_t pr_queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item
 
 /* As pr_queue_pop(), without waiting: 0 when no item is queued now. */
 size_t pr_queue_trypop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out);
+
+/* A worker is done with the batch it popped last.  Only an executor that
+ * asks pr_queue_idle() needs to say so. */
+void pr_queue_done(struct pr_queue *q);
+
+/* 1 when no item is queued and every batch popped is done: until the next
+ * push, no worker has an item. */
+int pr_queue_idle(struct pr_queue *q);
 
 /* No more items will be pushed: poppers drain what is left, then get 0. */
 void pr_queue_close(struct pr_queue *q);
