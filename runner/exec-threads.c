@@ -47,6 +47,8 @@ struct pool {
 	pthread_mutex_t gate_lock;
 	pthread_cond_t gate_open;
 	unsigned running; /* slow items running; under gate_lock */
+	int watching;     /* a waiter looks at the items running; under gate_lock */
+	double looked;    /* when it last looked; under gate_lock */
 	int shared;       /* one state for all the workers */
 	pid_t *tids;      /* per worker: its thread while it runs a slow item, else 0 */
 	unsigned char *naps; /* per worker: looks in a row that found it asleep */
@@ -182,14 +184,18 @@ asleep(pid_t tid)
 }
 
 /* Whether a slow item running now waits rather than computes: its
- * thread was found asleep at this look and the one before, so that a
- * moment's wait (a page fault, a lock) does not count.  Called with
- * gate_lock held. */
+ * thread was found asleep at this look and the one before, a millisecond
+ * or more earlier, so that a moment's wait (a page fault, a lock) does not
+ * count.  Called with gate_lock held. */
 static int
 one_asleep(struct pool *pool)
 {
+	double now = pr_now();
 	int found = 0;
 
+	if (now - pool->looked < 0.0009)
+		return 0;
+	pool->looked = now;
 	for (unsigned i = 0; i < pool->nthreads_max; i++) {
 		if (pool->tids[i] == 0)
 			continue;
@@ -211,6 +217,12 @@ gate_enter(struct pool *pool, unsigned index, pid_t tid)
 {
 	pthread_mutex_lock(&pool->gate_lock);
 	while (pool->running >= pool->cpus && !atomic_load(&pool->open)) {
+		/* One waiter looks, a millisecond apart; the others sleep until
+		 * the gate opens, or the looker goes in and hands over. */
+		if (pool->watching) {
+			pthread_cond_wait(&pool->gate_open, &pool->gate_lock);
+			continue;
+		}
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += 1000000;
@@ -218,9 +230,13 @@ gate_enter(struct pool *pool, unsigned index, pid_t tid)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		if (pthread_cond_timedwait(&pool->gate_open, &pool->gate_lock, &ts) == ETIMEDOUT &&
-		    one_asleep(pool))
+		pool->watching = 1;
+		int rc = pthread_cond_timedwait(&pool->gate_open, &pool->gate_lock, &ts);
+		pool->watching = 0;
+		if (rc == ETIMEDOUT && one_asleep(pool)) {
+			pthread_cond_signal(&pool->gate_open);
 			break;
+		}
 	}
 	pool->running++;
 	pool->tids[index] = tid;
