@@ -91,6 +91,14 @@ block_unmake(struct pr_block *b)
 	free(b);
 }
 
+/* Whether B, free, suits an item of SIZE bytes (rounded): large enough,
+ * and not so much larger that it would hold pages idle. */
+static int
+suits(const struct pr_block *b, size_t size)
+{
+	return b->size >= size && b->size <= 2 * size + (1u << 20);
+}
+
 struct pr_block *
 pr_block_alloc(size_t size)
 {
@@ -113,14 +121,12 @@ pr_block_alloc(size_t size)
 		}
 		if (atomic_load(&b->refs) != 0 || b->size < size)
 			continue;
-		int fits = b->size <= 2 * size + (1u << 20);
-		int best_fits = best != NULL && best->size <= 2 * size + (1u << 20);
-		if (best == NULL || (fits && !best_fits) ||
-		    (fits && best_fits && pool.freed[i] > pool.freed[best->id]) ||
-		    (!fits && !best_fits && b->size < best->size))
+		if (best == NULL || suits(b, size) > suits(best, size) ||
+		    (suits(b, size) == suits(best, size) &&
+		     (suits(b, size) ? pool.freed[i] > pool.freed[best->id] : b->size < best->size)))
 			best = b;
 	}
-	if (best != NULL && (best->size <= 2 * size + (1u << 20) || empty < 0)) {
+	if (best != NULL && (suits(best, size) || empty < 0)) {
 		pool.free_bytes -= best->size;
 		atomic_store(&best->refs, 1);
 		pthread_mutex_unlock(&pool.lock);

@@ -328,9 +328,7 @@ receive_one(struct proc *w, struct pr_item *item, double deadline)
 			}
 			/* A result in the worker's block stays there until the
 			 * item is freed, which gives the block back. */
-			struct pr_item *out = pr_item_new(name, item->path, data, dl);
-			out->block = block;
-			pr_item_list_push(&results, out);
+			pr_item_list_push(&results, pr_item_new(name, item->path, data, dl, block));
 			free(name);
 			free(meta);
 			continue;

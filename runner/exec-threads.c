@@ -99,6 +99,16 @@ thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Folds NS into the moving average at AVG (0: none yet).  Racing updates
+ * lose a sample now and then, which does not matter for an estimate. */
+static void
+average(atomic_uint_fast64_t *avg, uint64_t ns)
+{
+	uint64_t old = atomic_load_explicit(avg, memory_order_relaxed);
+
+	atomic_store_explicit(avg, old == 0 ? ns : (old * 7 + ns) / 8, memory_order_relaxed);
+}
+
 /* Folds the CPU time of N items, run since the thread's clock read
  * SINCE, into the pool's estimate: CPU time, unlike the time between an
  * item's start and end, leaves out the moments the thread was not
@@ -106,12 +116,8 @@ thread_cpu_ns(void)
 static void
 cpu_timed(struct pool *pool, uint64_t since, size_t n)
 {
-	if (n == 0)
-		return;
-	uint64_t ns = (thread_cpu_ns() - since) / n + 1;
-	uint64_t old = atomic_load_explicit(&pool->cpu_ns, memory_order_relaxed);
-	atomic_store_explicit(&pool->cpu_ns, old == 0 ? ns : (old * 7 + ns) / 8,
-	                      memory_order_relaxed);
+	if (n > 0)
+		average(&pool->cpu_ns, (thread_cpu_ns() - since) / n + 1);
 }
 
 /* Among how many workers what is queued is shared: all of them when
@@ -128,13 +134,8 @@ share(struct pool *pool)
 static void
 timed(struct pool *pool, const struct pr_outcome *o)
 {
-	if (!o->ran)
-		return;
-	uint64_t ns = (uint64_t)((o->slice.end - o->slice.start) * 1e9) + 1;
-	uint64_t old = atomic_load_explicit(&pool->item_ns, memory_order_relaxed);
-	/* A rough moving average; racing updates lose nothing that matters. */
-	atomic_store_explicit(&pool->item_ns, old == 0 ? ns : (old * 7 + ns) / 8,
-	                      memory_order_relaxed);
+	if (o->ran)
+		average(&pool->item_ns, (uint64_t)((o->slice.end - o->slice.start) * 1e9) + 1);
 }
 
 /* The voluntary context switches of the calling thread so far: each one
@@ -467,12 +468,13 @@ pool_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 	 * time, in order (submissions to a stage come one after the other).
 	 * Timed up to 64 at a time, or a millisecond's worth, so that items
 	 * that turn slow go to the workers again. */
-	while (items->head != NULL && quick(pool) && pr_queue_idle(&pool->queue)) {
+	int may = 1;
+	while (may && items->head != NULL && quick(pool) && pr_queue_idle(&pool->queue)) {
 		uint64_t cpu0 = thread_cpu_ns();
 		size_t ran = 0;
 		double since = 0;
 		while (items->head != NULL && ran < HOLD_ITEMS && (ran == 0 || clock - since < HOLD_TIME) &&
-		       pr_stage_run_may_start(sr, items->head->seq, 0)) {
+		       (may = pr_stage_run_may_start(sr, items->head->seq, 0))) {
 			struct pr_outcome *o = &held[nheld++];
 			pr_stage_run_exec(sr, pool->insts[0], pr_item_list_pop(items), o, &clock);
 			timed(pool, o);
@@ -487,8 +489,6 @@ pool_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 			}
 		}
 		cpu_timed(pool, cpu0, ran);
-		if (items->head != NULL && ran < HOLD_ITEMS && clock - since < HOLD_TIME)
-			break; /* the next may not start yet */
 	}
 	if (nheld > 0)
 		deliver_held(sr, held, &nheld, &bytes);

@@ -11,7 +11,8 @@
 #include "runner/util.h"
 
 struct pr_item *
-pr_item_new(const char *name, const char *path, unsigned char *data, size_t len)
+pr_item_new(const char *name, const char *path, unsigned char *data, size_t len,
+            struct pr_block *block)
 {
 	/* One allocation for the item and its strings, which follow it. */
 	size_t nlen = strlen(name) + 1, plen = path ? strlen(path) + 1 : 0;
@@ -23,6 +24,7 @@ pr_item_new(const char *name, const char *path, unsigned char *data, size_t len)
 	item->path = path ? memcpy(strings + nlen, path, plen) : NULL;
 	item->data = data;
 	item->len = len;
+	item->block = block;
 	return item;
 }
 

@@ -36,9 +36,10 @@ struct pr_item_list {
 };
 
 /* Returns a new item with copies of NAME and PATH (which may be NULL) that
- * takes ownership of DATA (LEN bytes, from malloc; the caller sets BLOCK
- * when they are in a shared block instead). */
-struct pr_item *pr_item_new(const char *name, const char *path, unsigned char *data, size_t len);
+ * takes ownership of DATA (LEN bytes): from malloc when BLOCK is NULL,
+ * else in BLOCK, whose hold it takes. */
+struct pr_item *pr_item_new(const char *name, const char *path, unsigned char *data, size_t len,
+                            struct pr_block *block);
 
 /* Frees ITEM and everything it owns; accepts NULL. */
 void pr_item_free(struct pr_item *item);

@@ -280,16 +280,13 @@ cut(struct pr_source *s, size_t len)
 {
 	unsigned char *data = NULL;
 	struct pr_block *block = NULL;
-	struct pr_item *item;
 
 	if (len > 0) {
 		data = pr_data_alloc(len, &block);
 		memcpy(data, s->buf + s->start, len);
 	}
 	s->start += len;
-	item = pr_item_new(next_name(s), NULL, data, len);
-	item->block = block;
-	return item;
+	return pr_item_new(next_name(s), NULL, data, len, block);
 }
 
 static void
@@ -396,8 +393,7 @@ next_block_direct(struct pr_source *s, struct pr_item **item, char **err)
 			return -1;
 		return have > 0 ? next_line(s, item, err) : 0;
 	}
-	*item = pr_item_new(next_name(s), NULL, data, len);
-	(*item)->block = block;
+	*item = pr_item_new(next_name(s), NULL, data, len, block);
 	return 1;
 }
 
@@ -446,7 +442,7 @@ pr_source_next(struct pr_source *s, struct pr_item **item, char **err)
 	case PR_INPUT_FILES:
 		if (s->next >= s->count)
 			return 0;
-		*item = pr_item_new(s->names[s->next], s->paths[s->next], NULL, 0);
+		*item = pr_item_new(s->names[s->next], s->paths[s->next], NULL, 0, NULL);
 		s->next++;
 		return 1;
 	case PR_INPUT_LINES:

@@ -221,11 +221,19 @@ static int
 emit_item(struct piperun_out *out, const char *name, unsigned char *data, size_t len,
           struct pr_block *block)
 {
-	struct pr_item *it = pr_item_new(name ? name : out->in->name, out->in->path, data, len);
-
-	it->block = block;
-	pr_item_list_push(&out->items, it);
+	pr_item_list_push(&out->items,
+	                  pr_item_new(name ? name : out->in->name, out->in->path, data, len, block));
 	return 0;
+}
+
+/* Memory for SIZE bytes of item data, as pr_data_alloc() gives it, but
+ * NULL when memory runs out. */
+static void *
+data_alloc(size_t size, struct pr_block **b)
+{
+	if ((*b = pr_block_alloc_data(size)) != NULL)
+		return (*b)->map;
+	return malloc(size ? size : 1);
 }
 
 static int
@@ -235,7 +243,8 @@ host_emit(struct piperun_out *out, const char *name, const void *data, size_t le
 	struct pr_block *block = NULL;
 
 	if (len > 0) {
-		copy = pr_data_alloc(len, &block);
+		if ((copy = data_alloc(len, &block)) == NULL)
+			return -1;
 		memcpy(copy, data, len);
 	}
 	return emit_item(out, name, copy, len, block);
@@ -299,9 +308,7 @@ host_alloc(size_t size)
 {
 	struct pr_block *b;
 
-	if (size >= PR_BLOCK_MIN && (b = pr_block_alloc_data(size)) != NULL)
-		return b->map;
-	return malloc(size ? size : 1);
+	return data_alloc(size, &b);
 }
 
 static void *

@@ -171,8 +171,7 @@ serve_item(struct sender *snd, struct pr_stage_inst *inst, unsigned char *meta, 
 	}
 	/* Data in the parent's block is read where it is; freeing the item
 	 * (or its stand-in's result, once sent) gives the block back. */
-	item = pr_item_new(name, path, data, len);
-	item->block = block;
+	item = pr_item_new(name, path, data, len, block);
 	free(name);
 	free(path);
 	t0 = pr_now();

@@ -18,7 +18,7 @@ put(struct pr_reorder *r, uint64_t n)
 	for (uint64_t k = 0; k < n % 3; k++) {
 		char name[64];
 		snprintf(name, sizeof(name), "%llu.%llu", (unsigned long long)n, (unsigned long long)k);
-		pr_item_list_push(&l, pr_item_new(name, NULL, NULL, 0));
+		pr_item_list_push(&l, pr_item_new(name, NULL, NULL, 0, NULL));
 	}
 	pr_reorder_put(r, n, &l);
 }

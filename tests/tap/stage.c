@@ -52,7 +52,7 @@ test_stage_run(struct test_stage *t, const char *name, const char *path, const v
 		copy = pr_malloc(len);
 		memcpy(copy, data, len);
 	}
-	item = pr_item_new(name, path, copy, len);
+	item = pr_item_new(name, path, copy, len, NULL);
 	*err = NULL;
 	rc = pr_stage_process(t->inst, item, out, err);
 	pr_item_free(item);
