@@ -59,14 +59,19 @@ fi
 # io items that take well under a microsecond of CPU run in the thread that
 # hands them over, with no handoff to a worker: in the trace, many of 5000
 # lines cleaned on an io stage ran on piperun's main thread (pid = tid).
-# (Sanitizers make each item many times slower.)
+# The lines come in 50 bursts of 100, so that the stage's threads have
+# finished with one burst before the next comes, however loaded the
+# machine.  (Sanitizers make each item many times slower.)
 seq 1 5000 | sed 's/^/Word /' > "$tmp/5000"
 cat > "$tmp/quick.yml" <<YML
 input: {lines: "-"}
 stages:
   - {name: c, kind: io, run: clean}
 YML
-"$PIPERUN" --trace "$tmp/quick.json" "$tmp/quick.yml" < "$tmp/5000" > "$tmp/out"
+for i in $(seq 0 49); do
+	sed -n "$((i * 100 + 1)),$((i * 100 + 100))p" "$tmp/5000"
+	sleep 0.05
+done | "$PIPERUN" --trace "$tmp/quick.json" "$tmp/quick.yml" > "$tmp/out"
 is 0 $? "io, quick items: run exits 0"
 is 5000 "$(grep -c '^word [0-9]*$' "$tmp/out")" "io, quick items: 5000 results, cleaned"
 if [ -n "$PIPERUN_SANITIZED" ]; then
