@@ -33,12 +33,14 @@ struct pr_engine {
 	atomic_int done;   /* every stage has drained */
 	atomic_int failed; /* some item failed */
 	atomic_ullong items_in;
-	unsigned char *out; /* the sink's buffer; under the last stage's lock */
+	/* The sink, which the last stage's passer writes to; or, while it has
+	 * none, whoever holds the last stage's lock. */
+	unsigned char *out; /* small results gather here */
 	size_t outlen;
 	double flushed;
+	int broken_pipe;    /* out_fd's reader went away */
 	double t0;
 	int tick_wake[2];  /* wakes the control thread when there is no control */
-	int broken_pipe;   /* out_fd's reader went away; under the last stage's lock */
 };
 
 static void
@@ -177,7 +179,7 @@ control_main(void *arg)
 		if (tick > 0 && now >= next_tick) {
 			struct pr_stage_run *last = &e->runs[e->p->nstages - 1];
 			pthread_mutex_lock(&last->lock);
-			if (e->outlen > 0 && now - e->flushed >= SINK_DELAY)
+			if (!last->passer && e->outlen > 0 && now - e->flushed >= SINK_DELAY)
 				sink_flush(e);
 			pthread_mutex_unlock(&last->lock);
 			if (e->o->trace != NULL || (e->o->progress != NULL && now >= next_progress)) {
@@ -353,7 +355,8 @@ sink_write(struct pr_engine *e, const void *p, size_t len)
 	}
 }
 
-/* Writes what the sink holds.  Called with the last stage's lock held. */
+/* Writes what the sink's buffer holds.  Called by the last stage's passer,
+ * or with the lock held while it has none. */
 static void
 sink_flush(struct pr_engine *e)
 {
@@ -362,11 +365,12 @@ sink_flush(struct pr_engine *e)
 	e->flushed = pr_now();
 }
 
-/* Takes an item that left the last stage.  Small items gather in a buffer
- * that is written when full, every few hundredths of a second (by the
- * control thread) and at the end; one large item is written as it is.
- * Called with the last stage's lock held. */
-static void
+/* Writes out an item that left the last stage, and frees it.  Small items
+ * gather in a buffer that is written when full, every few hundredths of a
+ * second (by the control thread) and at the end; one large item is
+ * written as it is.  Called by the last stage's passer.  Returns 1 when
+ * the item counts as out. */
+static int
 sink(struct pr_engine *e, struct pr_item *item)
 {
 	if (e->outlen + item->len > SINK_BUFFER)
@@ -377,9 +381,8 @@ sink(struct pr_engine *e, struct pr_item *item)
 		memcpy(e->out + e->outlen, item->data, item->len);
 		e->outlen += item->len;
 	}
-	if (!e->broken_pipe)
-		e->stats->items_out++;
 	pr_item_free(item);
+	return !e->broken_pipe;
 }
 
 /* Whether SR has room for one more item of LEN bytes; with the lock. */
@@ -427,37 +430,96 @@ submit(struct pr_stage_run *sr, struct pr_item_list *items)
 	sr->ex->submit(sr, &admitted);
 }
 
-/* Passes a released batch of results on to the next stage or the sink;
- * called with SR's lock held, so batches leave one at a time, in order. */
+/* Wakes those waiting for room in SR when there is enough; with the lock.
+ * A stage full of small items refills once it has half emptied: one
+ * wake-up for many items, not one each.  A stage full of large items
+ * refills as soon as a worker could take one more, or it would run dry
+ * before the next one came. */
 static void
-forward(struct pr_stage_run *sr, struct pr_item_list *list)
+wake_room(struct pr_stage_run *sr)
 {
-	struct pr_item_list next = { 0 };
-	struct pr_item *item;
-
-	sr->released++;
-	/* A stage full of small items refills once it has half emptied: one
-	 * wake-up for many items, not one each.  A stage full of large items
-	 * refills as soon as a worker could take one more, or it would run
-	 * dry before the next one came. */
-	while ((item = pr_item_list_pop(list)) != NULL) {
-		sr->held_bytes -= item->len;
-		sr->result_bytes -= item->len;
-		atomic_store_explicit(&sr->over, sr->result_bytes > sr->bound_bytes,
-		                      memory_order_relaxed);
-		sr->stats->out++;
-		sr->stats->bytes_out += item->len;
-		if (sr->next != NULL)
-			pr_item_list_push(&next, item);
-		else
-			sink(sr->engine, item);
-	}
-	if (next.count > 0)
-		submit(sr->next, &next);
 	if (sr->waiting > 0 && (sr->admitted - sr->released < sr->always ||
 	                        (sr->admitted - sr->released <= sr->bound / 2 &&
 	                         sr->held_bytes <= sr->bound_bytes / 2)))
 		pthread_cond_broadcast(&sr->room);
+}
+
+/* Releases a batch of results, which leaves SR in order, to the passer;
+ * called with SR's lock held, so batches leave one at a time, in order. */
+static void
+forward(struct pr_stage_run *sr, struct pr_item_list *list)
+{
+	struct pr_batches *out = &sr->outbox;
+
+	for (struct pr_item *item = list->head; item != NULL; item = item->next) {
+		sr->out_bytes += item->len;
+		sr->stats->out++;
+		sr->stats->bytes_out += item->len;
+	}
+	if (list->count == 0) {
+		sr->released++;
+		wake_room(sr);
+		return;
+	}
+	/* The batch counts in the stage's bounds until it is passed on. */
+	if (out->n == out->cap) {
+		out->cap = out->cap ? 2 * out->cap : 64;
+		out->lists = pr_reallocarray(out->lists, out->cap, sizeof(*out->lists));
+	}
+	out->lists[out->n++] = *list;
+	*list = (struct pr_item_list){ 0 };
+}
+
+/* Passes what SR released on, in order, to the next stage or the sink,
+ * unless another thread is at it: that one passes these on too before it
+ * stops.  Called with the lock held, and releases it; may wait for room
+ * in the next stage. */
+static void
+pass_on_unlock(struct pr_stage_run *sr)
+{
+	struct pr_engine *e = sr->engine;
+
+	if (sr->passer || sr->outbox.n == 0) {
+		pthread_mutex_unlock(&sr->lock);
+		return;
+	}
+	sr->passer = 1;
+	while (sr->outbox.n > 0) {
+		struct pr_batches b = sr->outbox;
+		struct pr_item_list next = { 0 };
+		uint64_t out = 0, bytes = 0;
+		sr->outbox = sr->passing;
+		sr->passing = b;
+		pthread_mutex_unlock(&sr->lock);
+		for (size_t i = 0; i < b.n; i++) {
+			for (struct pr_item *item = b.lists[i].head; item != NULL; item = item->next)
+				bytes += item->len;
+			if (sr->next != NULL) {
+				pr_item_list_append(&next, &b.lists[i]);
+				continue;
+			}
+			struct pr_item *item;
+			while ((item = pr_item_list_pop(&b.lists[i])) != NULL)
+				out += (uint64_t)sink(e, item);
+		}
+		if (next.count > 0)
+			submit(sr->next, &next);
+		pthread_mutex_lock(&sr->lock);
+		sr->released += b.n;
+		sr->held_bytes -= bytes;
+		sr->result_bytes -= bytes;
+		sr->out_bytes -= bytes;
+		atomic_store_explicit(&sr->over, sr->result_bytes > sr->bound_bytes,
+		                      memory_order_relaxed);
+		if (sr->run_waiting > 0)
+			pthread_cond_broadcast(&sr->ran);
+		if (sr->next == NULL)
+			e->stats->items_out += out;
+		sr->passing.n = 0;
+		wake_room(sr);
+	}
+	sr->passer = 0;
+	pthread_mutex_unlock(&sr->lock);
 }
 
 void
@@ -475,13 +537,16 @@ pr_stage_run_may_start(struct pr_stage_run *sr, uint64_t seq, int wait)
 {
 	int may = 1;
 
-	/* order: any lets results leave as they come; a glance at the flag
-	 * spares the lock while results flow. */
-	if (sr->engine->p->order == PR_ORDER_ANY ||
-	    !atomic_load_explicit(&sr->over, memory_order_relaxed))
+	/* Past the bound, no item starts while the results passed on wait for
+	 * room in the next stage; and, in order, only the earliest item starts
+	 * while results wait for it.  A glance at the flag spares the lock
+	 * while results flow. */
+	if (!atomic_load_explicit(&sr->over, memory_order_relaxed))
 		return 1;
+	int in_order = sr->engine->p->order != PR_ORDER_ANY;
 	pthread_mutex_lock(&sr->lock);
-	while (sr->result_bytes > sr->bound_bytes && seq != sr->reorder.base &&
+	while ((sr->out_bytes > sr->bound_bytes ||
+	        (in_order && sr->result_bytes > sr->bound_bytes && seq != sr->reorder.base)) &&
 	       !pr_stage_run_cancelled(sr)) {
 		if (!wait) {
 			may = 0;
@@ -508,11 +573,10 @@ deliver_locked(struct pr_stage_run *sr, uint64_t seq, size_t in_len, struct pr_i
 		sr->held_bytes += it->len;
 		sr->result_bytes += it->len;
 	}
+	atomic_store_explicit(&sr->over, sr->result_bytes > sr->bound_bytes, memory_order_relaxed);
 	if (sr->engine->p->order == PR_ORDER_ANY) {
 		forward(sr, results);
 	} else {
-		atomic_store_explicit(&sr->over, sr->result_bytes > sr->bound_bytes,
-		                      memory_order_relaxed);
 		pr_reorder_put(&sr->reorder, seq, results);
 		while (pr_reorder_take(&sr->reorder, &ready))
 			forward(sr, &ready);
@@ -528,7 +592,7 @@ pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, size_t in_len,
 	deliver_locked(sr, seq, in_len, results);
 	if (sr->run_waiting > 0)
 		pthread_cond_broadcast(&sr->ran);
-	pthread_mutex_unlock(&sr->lock);
+	pass_on_unlock(sr);
 }
 
 void
@@ -548,7 +612,7 @@ pr_stage_run_finish(struct pr_stage_run *sr, struct pr_outcome *o, size_t n)
 	}
 	if (sr->run_waiting > 0)
 		pthread_cond_broadcast(&sr->ran);
-	pthread_mutex_unlock(&sr->lock);
+	pass_on_unlock(sr);
 	for (size_t i = 0; i < n; i++) {
 		if (o[i].err != NULL && !interrupted)
 			report_failure(sr, o[i].item->name, o[i].err);
@@ -669,6 +733,11 @@ stop:
 		e.runs[i].ex->stop(&e.runs[i]);
 	for (size_t i = 0; i < p->nstages; i++) {
 		pr_reorder_free(&e.runs[i].reorder);
+		/* Empty: whoever released a batch passed it on, or saw it done. */
+		for (size_t j = 0; j < e.runs[i].outbox.n; j++)
+			pr_item_list_clear(&e.runs[i].outbox.lists[j]);
+		free(e.runs[i].outbox.lists);
+		free(e.runs[i].passing.lists);
 		pthread_cond_destroy(&e.runs[i].room);
 		pthread_cond_destroy(&e.runs[i].ran);
 		pthread_mutex_destroy(&e.runs[i].lock);

@@ -43,6 +43,9 @@ extern char **environ;
 /* The socket bytes two batches in flight may take: well below a socket's
  * buffer (about 200 KiB), so that sending never blocks. */
 #define AHEAD_BYTES (96 * 1024)
+/* Outcomes read at once from a worker that are counted and delivered
+ * together, at most. */
+#define HOLD_ITEMS 64
 
 struct proc {
 	struct procs *procs;
@@ -279,13 +282,31 @@ wait_readable(int fd, double deadline)
 	}
 }
 
-/* Reads the results of ITEM.  Returns 1 when they came (the item then
- * counted and delivered), 0 when the worker went away, -1 when DEADLINE
- * passed first. */
-static int
-receive_one(struct proc *w, struct pr_item *item, double deadline)
+/* Outcomes read from a worker and not delivered yet: those that are read
+ * at once go on together, under one lock. */
+struct held {
+	struct pr_outcome o[HOLD_ITEMS];
+	size_t n;
+};
+
+/* Counts and delivers the outcomes H holds, and frees their items. */
+static void
+finish_held(struct pr_stage_run *sr, struct held *h)
 {
-	struct pr_stage_run *sr = w->procs->sr;
+	if (h->n == 0)
+		return;
+	pr_stage_run_finish(sr, h->o, h->n);
+	for (size_t i = 0; i < h->n; i++)
+		pr_item_free(h->o[i].item);
+	h->n = 0;
+}
+
+/* Reads the outcome of ITEM into H; delivers those H holds before it
+ * waits for the worker.  Returns 1 when it came, 0 when the worker went
+ * away, -1 when DEADLINE passed first. */
+static int
+receive_one(struct proc *w, struct pr_item *item, double deadline, struct held *h)
+{
 	struct pr_item_list results = { 0 };
 
 	for (;;) {
@@ -297,6 +318,7 @@ receive_one(struct proc *w, struct pr_item *item, double deadline)
 		int got;
 
 		if (pr_conn_buffered(&w->conn) == 0) {
+			finish_held(w->procs->sr, h);
 			/* Blocks given back go out before waiting. */
 			if (pr_conn_flush(&w->conn) < 0) {
 				pr_item_list_clear(&results);
@@ -346,14 +368,15 @@ receive_one(struct proc *w, struct pr_item *item, double deadline)
 			return 0;
 		}
 		free(meta);
-		if (status != 0)
-			pr_item_list_clear(&results);
 		double end = pr_now();
-		struct pr_slice slice = { end - (double)busy_us / 1e6, end, (long)w->pid, (long)w->pid };
-		pr_stage_run_account(sr, item->name, results.count,
-		                     status == 0 ? NULL : msg ? msg : "failed", &slice);
+		h->o[h->n++] = (struct pr_outcome){
+			.item = item,
+			.results = results,
+			.err = status == 0 ? NULL : pr_strdup(msg ? msg : "failed"),
+			.slice = { end - (double)busy_us / 1e6, end, (long)w->pid, (long)w->pid },
+			.ran = 1,
+		};
 		free(msg);
-		pr_stage_run_deliver(sr, item->seq, item->len, &results);
 		w->answered++;
 		return 1;
 	}
@@ -402,62 +425,88 @@ fail_unrun(struct pr_stage_run *sr, struct pr_item *item, const char *why)
 	pr_item_free(item);
 }
 
+/* The batches a feeder has sent its worker and not had all results of:
+ * at most two, the first running and the second behind it. */
+struct flight {
+	struct pr_item_list pending;  /* taken from the queue, not sent yet */
+	struct pr_item_list items;    /* sent, in order */
+	size_t counts[2], wires[2];   /* per batch: items, and socket bytes */
+	unsigned batches;
+};
+
+/* Sends W batches until two are in flight: the first waits for items
+ * when WAIT is set, the second goes only if its items are there already
+ * and both fit the socket. */
+static void
+top_up(struct proc *w, struct flight *f, int wait)
+{
+	struct pr_stage_run *sr = w->procs->sr;
+	double waited;
+
+	while (f->batches < 2) {
+		struct pr_item_list batch = { 0 };
+		if (!next_batch(w->procs, &f->pending, &batch, wait && f->batches == 0, &waited))
+			break;
+		pr_stage_run_waited(sr, waited);
+		size_t wire = wire_bytes(&batch);
+		if (f->batches == 1 && f->wires[0] + wire > AHEAD_BYTES) {
+			put_back(&f->pending, &batch);
+			break;
+		}
+		if (w->fd < 0) {
+			/* No worker: every item fails. */
+			struct pr_item *it;
+			while ((it = pr_item_list_pop(&batch)) != NULL)
+				fail_unrun(sr, it, "no worker process could be started");
+			continue;
+		}
+		/* A failed send shows as the end of the socket later. */
+		send_batch(w, &batch);
+		f->counts[f->batches] = batch.count;
+		f->wires[f->batches++] = wire;
+		pr_item_list_append(&f->items, &batch);
+	}
+}
+
 static void *
 proc_feeder(void *arg)
 {
 	struct proc *w = arg;
 	struct procs *ps = w->procs;
 	struct pr_stage_run *sr = ps->sr;
-	struct pr_item_list pending = { 0 }, inflight = { 0 };
-	size_t counts[2] = { 0 }, wires[2] = { 0 }; /* per batch in flight */
-	unsigned batches = 0;
-	double waited;
+	struct flight f = { 0 };
+	struct held held = { .n = 0 };
 
 	for (;;) {
-		/* The first batch waits for items; the second goes only if its
-		 * items are there already and both fit the socket. */
-		while (batches < 2) {
-			struct pr_item_list batch = { 0 };
-			if (!next_batch(ps, &pending, &batch, batches == 0, &waited))
-				break;
-			pr_stage_run_waited(sr, waited);
-			size_t wire = wire_bytes(&batch);
-			if (batches == 1 && wires[0] + wire > AHEAD_BYTES) {
-				put_back(&pending, &batch);
-				break;
-			}
-			if (w->fd < 0) {
-				/* No worker: every item fails. */
-				struct pr_item *it;
-				while ((it = pr_item_list_pop(&batch)) != NULL)
-					fail_unrun(sr, it, "no worker process could be started");
-				continue;
-			}
-			/* A failed send shows as the end of the socket below. */
-			send_batch(w, &batch);
-			counts[batches] = batch.count;
-			wires[batches++] = wire;
-			pr_item_list_append(&inflight, &batch);
-		}
-		if (batches == 0)
+		top_up(w, &f, 1);
+		if (f.batches == 0)
 			break;
 		struct pr_item *it;
 		double timeout = sr->conf->timeout;
 		int got = 1;
-		while (counts[0] > 0 && (it = inflight.head) != NULL) {
+		while (f.counts[0] > 0 && (it = f.items.head) != NULL) {
 			/* Each item's clock starts when the one before it is done. */
 			double deadline = timeout > 0 ? pr_now() + timeout + TIMEOUT_SLACK : 0;
-			if ((got = receive_one(w, it, deadline)) != 1)
+			if ((got = receive_one(w, it, deadline, &held)) != 1)
 				break;
-			pr_item_free(pr_item_list_pop(&inflight));
-			counts[0]--;
+			pr_item_list_pop(&f.items);
+			if (--f.counts[0] == 0) {
+				/* The worker gets its next batch before these results
+				 * go on: passing them on may mean writing them out. */
+				f.counts[0] = f.counts[1];
+				f.wires[0] = f.wires[1];
+				f.counts[1] = f.wires[1] = 0;
+				f.batches--;
+				top_up(w, &f, 0);
+			}
+			if (held.n == HOLD_ITEMS || f.batches == 0)
+				finish_held(sr, &held);
+			if (f.batches == 0)
+				break;
 		}
-		if (got == 1) {
-			counts[0] = counts[1];
-			wires[0] = wires[1];
-			batches--;
+		finish_held(sr, &held);
+		if (got == 1)
 			continue;
-		}
 		/* The worker died on an item, or overran its timeout and is
 		 * killed: that item fails.  The items it finished, whose results
 		 * were lost with it, and those after go to the replacement. */
@@ -471,16 +520,16 @@ proc_feeder(void *arg)
 		struct pr_item_list redo = { 0 };
 		if (w->status != NULL) {
 			uint64_t done = atomic_load(&w->status->done);
-			while (done > w->answered && inflight.count > 1) {
-				pr_item_list_push(&redo, pr_item_list_pop(&inflight));
+			while (done > w->answered && f.items.count > 1) {
+				pr_item_list_push(&redo, pr_item_list_pop(&f.items));
 				done--;
 			}
 		}
-		fail_unrun(sr, pr_item_list_pop(&inflight), how);
+		fail_unrun(sr, pr_item_list_pop(&f.items), how);
 		free(how);
-		put_back(&pending, &inflight);
-		put_back(&pending, &redo);
-		batches = 0;
+		put_back(&f.pending, &f.items);
+		put_back(&f.pending, &redo);
+		f.batches = 0;
 		char *err = NULL;
 		if (!pr_stage_run_cancelled(sr) && proc_spawn(w, &err) < 0) {
 			pr_stage_run_message(sr, err);

@@ -29,6 +29,12 @@ struct pr_engine;
  * executor's queue and the reorder buffer together stay bounded; a full
  * stage makes the one submitting wait (backpressure).
  */
+/* Batches of results in order, each one input item's. */
+struct pr_batches {
+	struct pr_item_list *lists;
+	size_t n, cap;
+};
+
 struct pr_stage_run {
 	struct pr_engine *engine;
 	const struct pr_pipeline *engine_pipeline;
@@ -52,6 +58,13 @@ struct pr_stage_run {
 	atomic_int over;              /* result_bytes > bound_bytes, for a glance */
 	pthread_cond_t ran;           /* signalled when results arrive, for: */
 	unsigned run_waiting;         /* under lock: workers waiting to start an item */
+	/* Results leave in order through one thread at a time, the passer,
+	 * which hands them to the next stage (or writes them out) without the
+	 * lock, so that the stage's workers go on meanwhile. */
+	struct pr_batches outbox;     /* under lock: released, not passed on yet */
+	uint64_t out_bytes;           /* under lock: of those and the ones passing */
+	struct pr_batches passing;    /* the passer's: being passed on */
+	int passer;                   /* under lock: a thread is the passer */
 	struct pr_stage_run *next;    /* NULL for the last stage */
 };
 
