@@ -390,7 +390,8 @@ static int
 has_room(const struct pr_stage_run *sr, size_t len)
 {
 	/* Up to a bound of items, and of bytes; but every worker may always
-	 * have its items, and one more wait, whatever their size. */
+	 * have an item, and one more wait, whatever their size: large items
+	 * are not worth taking ahead, and their memory counts. */
 	return sr->admitted - sr->released < sr->bound &&
 	       (sr->admitted - sr->released < sr->always ||
 	        sr->held_bytes + len <= sr->bound_bytes);
@@ -527,6 +528,7 @@ pr_stage_run_running(struct pr_stage_run *sr, unsigned n)
 {
 	pthread_mutex_lock(&sr->lock);
 	sr->bound_bytes = pr_bound_bytes_for(sr->ex, n);
+	sr->always = n + 1;
 	atomic_store_explicit(&sr->over, sr->result_bytes > sr->bound_bytes, memory_order_relaxed);
 	pthread_cond_broadcast(&sr->ran);
 	pthread_mutex_unlock(&sr->lock);
@@ -663,7 +665,7 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 		sr->workers = pr_workers_for(sr->conf, o->jobs, o->sync);
 		sr->bound = pr_bound_for(sr->ex, sr->workers);
 		sr->bound_bytes = pr_bound_bytes_for(sr->ex, sr->workers);
-		sr->always = sr->workers * (1 + sr->ex->ahead) + 1;
+		sr->always = sr->workers + 1;
 		sr->next = i + 1 < p->nstages ? &e.runs[i + 1] : NULL;
 		pr_reorder_init(&sr->reorder);
 		pthread_mutex_init(&sr->lock, NULL);

@@ -245,6 +245,17 @@ gate_enter(struct pool *pool, unsigned index, pid_t tid)
 	pthread_mutex_unlock(&pool->gate_lock);
 }
 
+/* Worker INDEX gives up its turn at the gate. */
+static void
+gate_quit(struct pool *pool, unsigned index)
+{
+	pthread_mutex_lock(&pool->gate_lock);
+	pool->running--;
+	pool->tids[index] = 0;
+	pthread_cond_signal(&pool->gate_open);
+	pthread_mutex_unlock(&pool->gate_lock);
+}
+
 /* An item is done; BEFORE is waits() when it started. */
 static void
 gate_leave(struct pool *pool, unsigned index, long before)
@@ -265,11 +276,7 @@ gate_leave(struct pool *pool, unsigned index, long before)
 			pr_stage_run_running(pool->sr, open ? pool->nthreads_max : pool->cpus);
 		}
 	}
-	pthread_mutex_lock(&pool->gate_lock);
-	pool->running--;
-	pool->tids[index] = 0;
-	pthread_cond_signal(&pool->gate_open);
-	pthread_mutex_unlock(&pool->gate_lock);
+	gate_quit(pool, index);
 }
 
 /* Counts and delivers the *N outcomes at HELD, frees their inputs. */
@@ -306,19 +313,27 @@ pool_worker(void *arg)
 		uint64_t cpu0 = thread_cpu_ns(), t;
 		while ((item = pr_item_list_pop(&batch)) != NULL) {
 			struct pr_outcome *o = &held[nheld];
+			int gated = slow(pool);
+			long before = 0;
+			/* The stage's bounds are seen to after the gate, which may
+			 * have held the item while results came. */
+			if (gated)
+				gate_enter(pool, w->index, tid);
 			if (!pr_stage_run_may_start(sr, item->seq, 0)) {
-				/* What this worker holds may be what the stage waits for. */
+				/* What this worker holds may be what the stage waits
+				 * for; another item may go through the gate meanwhile. */
+				if (gated)
+					gate_quit(pool, w->index);
 				t = thread_cpu_ns();
 				deliver_held(sr, held, &nheld, &bytes);
 				cpu0 += thread_cpu_ns() - t;
 				o = &held[0];
 				pr_stage_run_may_start(sr, item->seq, 1);
+				if (gated)
+					gate_enter(pool, w->index, tid);
 				clock = 0;
 			}
-			int gated = slow(pool);
-			long before = 0;
 			if (gated) {
-				gate_enter(pool, w->index, tid);
 				before = waits();
 				clock = 0;
 			}

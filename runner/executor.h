@@ -70,9 +70,9 @@ struct pr_stage_run {
 
 struct pr_executor {
 	const char *name; /* as --plan and --stats name it */
-	/* Items each worker takes ahead, besides the one it runs: a stage
-	 * always admits one item per worker and these, and one more waiting,
-	 * whatever their size. */
+	/* Items each worker takes ahead, besides the one it runs, when they
+	 * fit the stage's bounds (a stage always admits one item per worker,
+	 * and one more waiting, whatever their size). */
 	unsigned ahead;
 	/* Items a worker takes at once, at most, when they are small (0: a
 	 * few); with ahead, this sizes the stage's bound. */
@@ -140,8 +140,9 @@ void pr_stage_run_account(struct pr_stage_run *sr, const char *name, size_t nout
                           const char *err, const struct pr_slice *slice);
 
 /* The executor runs at most N items at once for now, fewer than its
- * workers or again as many: the results the stage may hold in order,
- * pr_bound_bytes_for() N workers, follow. */
+ * workers or again as many: the bytes of the results the stage may hold,
+ * pr_bound_bytes_for() N workers, and the items it admits whatever their
+ * size, N + 1, follow. */
 void pr_stage_run_running(struct pr_stage_run *sr, unsigned n);
 
 /* 1 once the run is being interrupted: work in flight should stop. */
