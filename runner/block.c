@@ -16,6 +16,9 @@
 #define POOL_KEEP (64u << 20)
 /* Block sizes are multiples of this, so items of about one size share. */
 #define POOL_GRAIN (256u << 10)
+/* A free block not used again for this many seconds is let go of: it was
+ * made for a moment when more items than usual were in flight. */
+#define POOL_IDLE 0.1
 
 struct pr_mailbox {
 	pthread_mutex_t lock;
@@ -34,6 +37,7 @@ static struct {
 	size_t free_bytes;
 	uint64_t frees;                  /* blocks let go of so far */
 	uint64_t freed[PR_BLOCK_IDS];    /* per id: the count when it was let go of */
+	double freed_at[PR_BLOCK_IDS];   /* per id: pr_now() then */
 	atomic_uintptr_t lo, hi; /* every own block lies in [lo, hi) */
 	atomic_int enabled;
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -102,7 +106,8 @@ suits(const struct pr_block *b, size_t size)
 struct pr_block *
 pr_block_alloc(size_t size)
 {
-	struct pr_block *best = NULL, *b;
+	struct pr_block *best = NULL, *b, *idle = NULL;
+	double now = pr_now();
 	int empty = -1;
 
 	size = (size + POOL_GRAIN - 1) / POOL_GRAIN * POOL_GRAIN;
@@ -119,7 +124,11 @@ pr_block_alloc(size_t size)
 				empty = (int)i;
 			continue;
 		}
-		if (atomic_load(&b->refs) != 0 || b->size < size)
+		if (atomic_load(&b->refs) != 0)
+			continue;
+		if (now - pool.freed_at[i] > POOL_IDLE && (idle == NULL || b->size > idle->size))
+			idle = b;
+		if (b->size < size)
 			continue;
 		if (best == NULL || suits(b, size) > suits(best, size) ||
 		    (suits(b, size) == suits(best, size) &&
@@ -127,6 +136,9 @@ pr_block_alloc(size_t size)
 			best = b;
 	}
 	if (best != NULL && (suits(best, size) || empty < 0)) {
+		/* One block idle since a busier moment goes, if another does. */
+		if (idle != NULL && idle != best)
+			block_unmake(idle);
 		pool.free_bytes -= best->size;
 		atomic_store(&best->refs, 1);
 		pthread_mutex_unlock(&pool.lock);
@@ -228,6 +240,7 @@ pr_block_drop(struct pr_block *b)
 	pthread_mutex_lock(&pool.lock);
 	if (atomic_fetch_sub(&b->refs, 1) == 1) {
 		pool.freed[b->id] = ++pool.frees;
+		pool.freed_at[b->id] = pr_now();
 		pool.free_bytes += b->size;
 		if (pool.free_bytes > POOL_KEEP)
 			block_unmake(b);

@@ -474,13 +474,25 @@ forward(struct pr_stage_run *sr, struct pr_item_list *list)
 /* Passes what SR released on, in order, to the next stage or the sink,
  * unless another thread is at it: that one passes these on too before it
  * stops.  Called with the lock held, and releases it; may wait for room
- * in the next stage. */
+ * in the next stage, or for the passer. */
 static void
 pass_on_unlock(struct pr_stage_run *sr)
 {
 	struct pr_engine *e = sr->engine;
 
-	if (sr->passer || sr->outbox.n == 0) {
+	if (sr->passer) {
+		/* While the passer is held up (a slow reader, a full next stage),
+		 * those who bring more results wait for it past half the stage's
+		 * bytes, rather than fill the rest with them. */
+		while (sr->passer && sr->out_bytes > sr->bound_bytes / 2 && !pr_stage_run_cancelled(sr)) {
+			sr->run_waiting++;
+			pthread_cond_wait(&sr->ran, &sr->lock);
+			sr->run_waiting--;
+		}
+		pthread_mutex_unlock(&sr->lock);
+		return;
+	}
+	if (sr->outbox.n == 0) {
 		pthread_mutex_unlock(&sr->lock);
 		return;
 	}

@@ -162,6 +162,28 @@ main(void)
 	while (n > 0)
 		pr_block_drop(all[--n]);
 	free(big2);
+
+	/* Blocks left free since a busy moment are let go of, one at each
+	 * allocation once they have been idle for a tenth of a second, so
+	 * that a long run does not keep its busiest moment's memory; one
+	 * freed a moment ago is kept for the next item. */
+	struct pr_block *x[3];
+	unsigned made, now, busy;
+	for (int i = 0; i < 3; i++)
+		x[i] = pr_block_alloc(BIG);
+	for (int i = 0; i < 3; i++)
+		pr_block_drop(x[i]);
+	pr_block_stats(&made, &busy);
+	pr_block_drop(pr_block_alloc(BIG));
+	pr_block_stats(&now, &busy);
+	is_int(made, now, "blocks freed a moment ago are all kept");
+	usleep(200000);
+	pr_block_drop(pr_block_alloc(BIG));
+	pr_block_stats(&now, &busy);
+	is_int(made - 1, now, "after 0.2 s idle, the next allocation lets one go");
+	pr_block_drop(pr_block_alloc(BIG));
+	pr_block_stats(&now, &busy);
+	is_int(made - 2, now, "and the one after it another");
 #else
 	ok(1, "# SKIP no memfd_create: large items go through the socket");
 	(void)got;
