@@ -18,7 +18,7 @@
 #define POOL_GRAIN (256u << 10)
 /* A free block not used again for this many seconds is let go of: it was
  * made for a moment when more items than usual were in flight. */
-#define POOL_IDLE 0.1
+#define POOL_IDLE 1.0
 
 struct pr_mailbox {
 	pthread_mutex_t lock;
@@ -91,6 +91,11 @@ block_unmake(struct pr_block *b)
 	pool.free_bytes -= b->size;
 	pool.blocks[b->id] = NULL;
 	munmap(b->map, b->size);
+	/* The pages go now, though a peer still maps the file: it does not
+	 * look at a block given back, and maps the id's next file anew. */
+	if (ftruncate(b->fd, 0) < 0) {
+		/* they go when the peer maps the next one */
+	}
 	close(b->fd);
 	free(b);
 }
