@@ -248,6 +248,19 @@ print(proc.returncode, peak // 1024)
 PY
 peak_mib() { python3 "$tmp/peak.py" "$@"; }
 
+# lines_of BYTES: writes at least BYTES of lines that clean changes.
+lines_of() {
+	python3 -c '
+import sys
+line = b"The Quick brown fox, 12 jumps over the LAZY dog!!\n" * 20000
+out = sys.stdout.buffer
+sent = 0
+while sent < int(sys.argv[1]):
+    out.write(line)
+    sent += len(line)
+' "$1"
+}
+
 # Memory does not grow with the input: 1 GiB of blocks, peak of the whole
 # process tree.
 if [ -n "$PIPERUN_SANITIZED" ]; then
@@ -258,15 +271,7 @@ input: {blocks: "-"}
 stages:
   - {name: clean, run: clean}
 YML
-	python3 -c '
-import sys
-line = b"The Quick brown fox, 12 jumps over the LAZY dog!!\n" * 20000
-out = sys.stdout.buffer
-sent = 0
-while sent < 1 << 30:
-    out.write(line)
-    sent += len(line)
-' | peak_mib "$PIPERUN" "$tmp/mem.yml" > "$tmp/mem" 2>&1
+	lines_of $((1 << 30)) | peak_mib "$PIPERUN" "$tmp/mem.yml" > "$tmp/mem" 2>&1
 	read -r rc peak < "$tmp/mem"
 	is 0 "$rc" "1 GiB of blocks through clean exits 0"
 	[ "$peak" -lt 100 ]
@@ -288,15 +293,7 @@ while True:
     time.sleep(0.002)
 print(h.hexdigest())
 PY
-	python3 -c '
-import sys
-line = b"The Quick brown fox, 12 jumps over the LAZY dog!!\n" * 20000
-out = sys.stdout.buffer
-sent = 0
-while sent < 1 << 28:
-    out.write(line)
-    sent += len(line)
-' > "$tmp/feed"
+	lines_of $((1 << 28)) > "$tmp/feed"
 	peak_mib sh -c '"$1" "$2" < "$3" | python3 "$4" > "$5"' sh "$PIPERUN" "$tmp/mem.yml" \
 		"$tmp/feed" "$tmp/slow-reader.py" "$tmp/slow-sum" > "$tmp/mem" 2>&1
 	read -r rc peak < "$tmp/mem"
