@@ -92,10 +92,9 @@ block_unmake(struct pr_block *b)
 	pool.blocks[b->id] = NULL;
 	munmap(b->map, b->size);
 	/* The pages go now, though a peer still maps the file: it does not
-	 * look at a block given back, and maps the id's next file anew. */
-	if (ftruncate(b->fd, 0) < 0) {
-		/* they go when the peer maps the next one */
-	}
+	 * look at a block given back, and maps the id's next file anew.  (Had
+	 * this failed, they would go when the peer does.) */
+	(void)!ftruncate(b->fd, 0);
 	close(b->fd);
 	free(b);
 }

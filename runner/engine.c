@@ -500,13 +500,12 @@ pass_on_unlock(struct pr_stage_run *sr)
 	while (sr->outbox.n > 0) {
 		struct pr_batches b = sr->outbox;
 		struct pr_item_list next = { 0 };
-		uint64_t out = 0, bytes = 0;
+		/* Nothing was passing: out_bytes are all the outbox's. */
+		uint64_t out = 0, bytes = sr->out_bytes;
 		sr->outbox = sr->passing;
 		sr->passing = b;
 		pthread_mutex_unlock(&sr->lock);
 		for (size_t i = 0; i < b.n; i++) {
-			for (struct pr_item *item = b.lists[i].head; item != NULL; item = item->next)
-				bytes += item->len;
 			if (sr->next != NULL) {
 				pr_item_list_append(&next, &b.lists[i]);
 				continue;
@@ -632,6 +631,8 @@ pr_stage_run_finish(struct pr_stage_run *sr, struct pr_outcome *o, size_t n)
 			report_failure(sr, o[i].item->name, o[i].err);
 		free(o[i].err);
 		o[i].err = NULL;
+		pr_item_free(o[i].item);
+		o[i].item = NULL;
 	}
 }
 

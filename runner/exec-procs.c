@@ -296,8 +296,6 @@ finish_held(struct pr_stage_run *sr, struct held *h)
 	if (h->n == 0)
 		return;
 	pr_stage_run_finish(sr, h->o, h->n);
-	for (size_t i = 0; i < h->n; i++)
-		pr_item_free(h->o[i].item);
 	h->n = 0;
 }
 

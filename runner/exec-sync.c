@@ -24,7 +24,6 @@ sync_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 		struct pr_outcome o;
 		pr_stage_run_exec(sr, sr->ex_data, item, &o, &clock);
 		pr_stage_run_finish(sr, &o, 1);
-		pr_item_free(item);
 		clock = 0; /* passing results on may have waited */
 	}
 }

@@ -279,13 +279,11 @@ gate_leave(struct pool *pool, unsigned index, long before)
 	gate_quit(pool, index);
 }
 
-/* Counts and delivers the *N outcomes at HELD, frees their inputs. */
+/* Counts and delivers the *N outcomes at HELD, and frees their inputs. */
 static void
 deliver_held(struct pr_stage_run *sr, struct pr_outcome *held, size_t *n, size_t *bytes)
 {
 	pr_stage_run_finish(sr, held, *n);
-	for (size_t i = 0; i < *n; i++)
-		pr_item_free(held[i].item);
 	*n = *bytes = 0;
 }
 

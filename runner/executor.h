@@ -184,8 +184,7 @@ void pr_stage_run_exec(struct pr_stage_run *sr, struct pr_stage_inst *inst, stru
 
 /* Counts and delivers the N outcomes at O, taking the stage's lock once:
  * pr_stage_run_account() and pr_stage_run_deliver() for each.  Their
- * errors are freed and their results handed on; the inputs stay the
- * caller's. */
+ * errors and inputs are freed and their results handed on. */
 void pr_stage_run_finish(struct pr_stage_run *sr, struct pr_outcome *o, size_t n);
 
 /* Hands the results of input SEQ, which held IN_LEN bytes, to the engine
