@@ -21,7 +21,10 @@
 #include "runner/util.h"
 
 #define SINK_BUFFER (64 * 1024)
-#define SINK_DELAY  0.05 /* seconds output may wait in the sink's buffer */
+#define SINK_DELAY  0.05
+/* Results the last stage holds of fewer bytes are written out by whoever
+ * brings them, not by the writer thread. */
+#define WRITE_INLINE (64 * 1024) /* seconds output may wait in the sink's buffer */
 
 struct pr_engine {
 	const struct pr_pipeline *p;
@@ -114,6 +117,7 @@ cancel_all(struct pr_engine *e)
 }
 
 static void sink_flush(struct pr_engine *e);
+static void pass_locked(struct pr_stage_run *sr);
 
 /* Items the source hands the first stage at once, at most. */
 #define SUBMIT_BATCH 64
@@ -422,6 +426,7 @@ submit(struct pr_stage_run *sr, struct pr_item_list *items)
 		}
 		sr->held_bytes += item->len;
 		sr->admitted++;
+		sr->inputs++;
 		item->seq = sr->seq_in++;
 		sr->stats->in++;
 		sr->stats->bytes_in += item->len;
@@ -434,12 +439,15 @@ submit(struct pr_stage_run *sr, struct pr_item_list *items)
 /* Wakes those waiting for room in SR when there is enough; with the lock.
  * A stage full of small items refills once it has half emptied: one
  * wake-up for many items, not one each.  A stage full of large items
- * refills as soon as a worker could take one more, or it would run dry
- * before the next one came. */
+ * refills as soon as a worker could take one more, and before its workers
+ * run dry: while each has fewer than one item running, its items ahead,
+ * and one more waiting for it, whatever results wait to leave.  (A
+ * submitter woken when results fill the stage's bytes waits again.) */
 static void
 wake_room(struct pr_stage_run *sr)
 {
 	if (sr->waiting > 0 && (sr->admitted - sr->released < sr->always ||
+	                        sr->inputs <= (uint64_t)sr->workers * (2 + sr->ex->ahead) ||
 	                        (sr->admitted - sr->released <= sr->bound / 2 &&
 	                         sr->held_bytes <= sr->bound_bytes / 2)))
 		pthread_cond_broadcast(&sr->room);
@@ -472,19 +480,22 @@ forward(struct pr_stage_run *sr, struct pr_item_list *list)
 }
 
 /* Passes what SR released on, in order, to the next stage or the sink,
- * unless another thread is at it: that one passes these on too before it
- * stops.  Called with the lock held, and releases it; may wait for room
- * in the next stage, or for the passer. */
+ * unless another thread is at it, or the writer is to: that one passes
+ * these on too before it stops.  Called with the lock held, and releases
+ * it; may wait for room in the next stage, or for the passer. */
 static void
 pass_on_unlock(struct pr_stage_run *sr)
 {
-	struct pr_engine *e = sr->engine;
+	int to_writer = sr->writer && sr->out_bytes >= WRITE_INLINE;
 
-	if (sr->passer) {
+	if (to_writer && !sr->passer && sr->writer_idle)
+		pthread_cond_signal(&sr->write);
+	if (sr->passer || to_writer) {
 		/* While the passer is held up (a slow reader, a full next stage),
 		 * those who bring more results wait for it past half the stage's
 		 * bytes, rather than fill the rest with them. */
-		while (sr->passer && sr->out_bytes > sr->bound_bytes / 2 && !pr_stage_run_cancelled(sr)) {
+		while ((sr->passer || sr->writer) && sr->out_bytes > sr->bound_bytes / 2 &&
+		       !pr_stage_run_cancelled(sr)) {
 			sr->run_waiting++;
 			pthread_cond_wait(&sr->ran, &sr->lock);
 			sr->run_waiting--;
@@ -492,10 +503,19 @@ pass_on_unlock(struct pr_stage_run *sr)
 		pthread_mutex_unlock(&sr->lock);
 		return;
 	}
-	if (sr->outbox.n == 0) {
-		pthread_mutex_unlock(&sr->lock);
+	pass_locked(sr);
+	pthread_mutex_unlock(&sr->lock);
+}
+
+/* Passes what SR released on as the passer, until none is left.  Called
+ * with the lock held, which it lets go of while it passes. */
+static void
+pass_locked(struct pr_stage_run *sr)
+{
+	struct pr_engine *e = sr->engine;
+
+	if (sr->outbox.n == 0)
 		return;
-	}
 	sr->passer = 1;
 	while (sr->outbox.n > 0) {
 		struct pr_batches b = sr->outbox;
@@ -531,7 +551,41 @@ pass_on_unlock(struct pr_stage_run *sr)
 		wake_room(sr);
 	}
 	sr->passer = 0;
+}
+
+/* The last stage's writer: passes on what the stage released while it is
+ * large, until told to stop and nothing is left. */
+static void *
+writer_main(void *arg)
+{
+	struct pr_stage_run *sr = arg;
+
+	pthread_mutex_lock(&sr->lock);
+	for (;;) {
+		if (sr->outbox.n > 0 && !sr->passer) {
+			pass_locked(sr);
+			continue;
+		}
+		if (sr->writer_stop && sr->outbox.n == 0 && !sr->passer)
+			break;
+		sr->writer_idle = 1;
+		pthread_cond_wait(&sr->write, &sr->lock);
+		sr->writer_idle = 0;
+	}
 	pthread_mutex_unlock(&sr->lock);
+	return NULL;
+}
+
+/* Stops SR's writer once it has written everything out. */
+static void
+writer_stop(struct pr_stage_run *sr, pthread_t thread)
+{
+	pthread_mutex_lock(&sr->lock);
+	sr->writer_stop = 1;
+	pthread_cond_signal(&sr->write);
+	pthread_mutex_unlock(&sr->lock);
+	pthread_join(thread, NULL);
+	sr->writer = 0;
 }
 
 void
@@ -582,6 +636,7 @@ deliver_locked(struct pr_stage_run *sr, uint64_t seq, size_t in_len, struct pr_i
 
 	/* The input is gone; its results are held until they leave. */
 	sr->held_bytes -= in_len;
+	sr->inputs--;
 	for (struct pr_item *it = results->head; it != NULL; it = it->next) {
 		sr->held_bytes += it->len;
 		sr->result_bytes += it->len;
@@ -684,6 +739,7 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 		pthread_mutex_init(&sr->lock, NULL);
 		pthread_cond_init(&sr->room, NULL);
 		pthread_cond_init(&sr->ran, NULL);
+		pthread_cond_init(&sr->write, NULL);
 	}
 	stats_init(&e);
 	for (size_t i = 0; i < p->nstages; i++)
@@ -697,6 +753,10 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 			goto stop;
 		}
 	}
+	struct pr_stage_run *last = &e.runs[p->nstages - 1];
+	pthread_t writer;
+	if (!o->sync && pr_thread_start(&writer, writer_main, last) == 0)
+		last->writer = 1;
 	src = pr_source_open(&p->input, warn_cb, &e);
 	pr_source_stop_on(src, &e.stop);
 	stats->items_total = pr_source_total(src);
@@ -730,6 +790,8 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 		submit(&e.runs[0], &fresh);
 	for (size_t i = 0; i < p->nstages; i++)
 		e.runs[i].ex->drain(&e.runs[i]);
+	if (last->writer)
+		writer_stop(last, writer);
 	if (controlled) {
 		struct pr_stage_run *last = &e.runs[p->nstages - 1];
 		pthread_mutex_lock(&last->lock);
@@ -755,6 +817,7 @@ stop:
 		free(e.runs[i].passing.lists);
 		pthread_cond_destroy(&e.runs[i].room);
 		pthread_cond_destroy(&e.runs[i].ran);
+		pthread_cond_destroy(&e.runs[i].write);
 		pthread_mutex_destroy(&e.runs[i].lock);
 	}
 	pr_source_close(src);

@@ -49,10 +49,13 @@ struct pr_stage_run {
 	struct pr_reorder reorder;    /* under lock */
 	uint64_t seq_in;              /* under lock: the number the next input gets */
 	uint64_t admitted, released;  /* under lock */
+	uint64_t inputs;              /* under lock: inputs admitted whose results
+	                                 have not come yet (queued or running) */
 	uint64_t held_bytes;          /* under lock: of the inputs not run yet and the
 	                                 results not passed on yet */
 	pthread_mutex_t lock;
-	pthread_cond_t room;          /* signalled when the stage has half emptied */
+	pthread_cond_t room;          /* signalled when the stage has half emptied,
+	                                 or its workers are about to run dry */
 	unsigned waiting;             /* under lock: submitters waiting for room */
 	uint64_t result_bytes;        /* under lock: of the results not passed on yet */
 	atomic_int over;              /* result_bytes > bound_bytes, for a glance */
@@ -65,6 +68,15 @@ struct pr_stage_run {
 	uint64_t out_bytes;           /* under lock: of those and the ones passing */
 	struct pr_batches passing;    /* the passer's: being passed on */
 	int passer;                   /* under lock: a thread is the passer */
+	/* The last stage's large results are written out by a thread of its
+	 * own, the writer, so that the threads that bring them (a worker
+	 * process's feeder, say) go back to their work at once; small ones
+	 * are written by whoever brings them, as it costs less than a
+	 * wake-up. */
+	int writer;                   /* the stage has a writer */
+	int writer_idle;              /* under lock: it waits for results */
+	int writer_stop;              /* under lock: it ends once all are out */
+	pthread_cond_t write;         /* wakes it */
 	struct pr_stage_run *next;    /* NULL for the last stage */
 };
 

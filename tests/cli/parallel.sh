@@ -210,6 +210,29 @@ is 9 "$(wc -l < "$tmp/out" | tr -d ' ')" "large items, a killed worker: the nine
 grep -q "failed on 'f4': worker process [0-9]* was killed by signal 9" "$tmp/err"
 ok $? "large items, a killed worker: the message names its item"
 
+# Results of mixed sizes leave in order, whether whoever brings them
+# writes them out (small ones) or the writer thread does (large ones):
+# lines of a few bytes between lines of 60 KiB to 300 KiB.
+python3 -c '
+import sys
+out = sys.stdout.buffer
+for i in range(400):
+    out.write(b"Short %d\n" % i if i % 3 else b"Long %d " % i + b"Ab, " * (15000 + 5000 * (i % 13)) + b"\n")
+' > "$tmp/mixed"
+for kind in io cpu; do
+	cat > "$tmp/mixed.yml" <<YML
+input: {lines: "-"}
+stages:
+  - {name: clean, kind: $kind, workers: 2, run: clean}
+YML
+	"$PIPERUN" "$tmp/mixed.yml" < "$tmp/mixed" > "$tmp/out"
+	is 0 $? "$kind: results of mixed sizes: run exits 0"
+	"$PIPERUN" --sync "$tmp/mixed.yml" < "$tmp/mixed" > "$tmp/ref"
+	same_file "$tmp/ref" "$tmp/out" "$kind: results of mixed sizes come out as under --sync"
+done
+[ "$(wc -c < "$tmp/ref")" -gt $((10 << 20)) ] && [ "$(grep -c '^short' "$tmp/ref")" -eq 266 ]
+ok $? "the mixed results hold both sizes ($(wc -c < "$tmp/ref") bytes)"
+
 # peak_mib CMD [ARG...]: runs CMD (stdin from $tmp/feed when it exists) and
 # prints its exit status and the peak memory of its whole process tree in
 # MiB, sampled every 20 ms.
