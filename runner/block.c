@@ -195,6 +195,49 @@ pr_block_find(const void *p)
 	return found;
 }
 
+/* Peers' blocks handed to stages as memory of their own (see
+ * pr_block_hand()); few at a time, so a list will do. */
+static struct {
+	pthread_mutex_t lock;
+	struct pr_block **list; /* under lock */
+	size_t n, cap;          /* under lock */
+	atomic_size_t count;    /* n, for a glance without the lock */
+} handed = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+void
+pr_block_hand(struct pr_block *b)
+{
+	pthread_mutex_lock(&handed.lock);
+	if (handed.n == handed.cap) {
+		handed.cap = handed.cap ? 2 * handed.cap : 8;
+		handed.list = pr_reallocarray(handed.list, handed.cap, sizeof(*handed.list));
+	}
+	handed.list[handed.n++] = b;
+	atomic_store(&handed.count, handed.n);
+	pthread_mutex_unlock(&handed.lock);
+}
+
+struct pr_block *
+pr_block_handed(const void *p, int take)
+{
+	struct pr_block *found = NULL;
+
+	if (p == NULL || atomic_load(&handed.count) == 0)
+		return NULL;
+	pthread_mutex_lock(&handed.lock);
+	for (size_t i = 0; i < handed.n && found == NULL; i++) {
+		if (handed.list[i]->map != p)
+			continue;
+		found = handed.list[i];
+		if (take) {
+			handed.list[i] = handed.list[--handed.n];
+			atomic_store(&handed.count, handed.n);
+		}
+	}
+	pthread_mutex_unlock(&handed.lock);
+	return found;
+}
+
 struct pr_block *
 pr_block_by_id(unsigned id)
 {

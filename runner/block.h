@@ -4,13 +4,17 @@
  * In a run with worker processes, the data of a large item (PR_BLOCK_MIN
  * bytes and more) lives in a block: a memory file (memfd) that every
  * process can map.  The read stage reads a file straight into one, a worker
- * reads it there, writes its result into a block of its own, and piperun
- * writes that result out from the worker's block: a large item crosses the
- * process boundary both ways without a copy, and only a frame naming the
- * block goes through the socket (see ipc.h).
+ * reads it there, writes its result into a block of its own (or over the
+ * item, in piperun's block), and piperun writes that result out from where
+ * it is: a large item crosses the process boundary both ways without a
+ * copy, and only a frame naming the block goes through the socket (see
+ * ipc.h).
  *
  * A block is this process's own, from its pool, or a peer's, mapped
- * read-only once the peer sent its descriptor.  References count its
+ * once the peer sent its descriptor.  A stage may write its result over
+ * its input where it lies (reuse_input() in piperun-stage.h), in a
+ * peer's block too: the result then goes back to the owner in its own
+ * block.  References count its
  * holders: the item whose data it is, each time it was lent to a peer
  * (until the peer gives it back), and for a peer's block, the connection
  * that mapped it.  An own block that nobody holds goes back to the pool
@@ -59,6 +63,16 @@ struct pr_block *pr_block_alloc(size_t size);
 
 /* The own block whose memory starts at P, or NULL. */
 struct pr_block *pr_block_find(const void *p);
+
+/* A peer's block B, held, becomes memory of a stage's own, as if from
+ * host->alloc() (see reuse_input() in piperun-stage.h): until the stage
+ * hands it on or back, pr_block_handed() finds it by its address. */
+void pr_block_hand(struct pr_block *b);
+
+/* The peer's block handed to a stage whose memory starts at P, or NULL;
+ * with TAKE, the stage no longer has it (an item holds it, or it is let
+ * go of). */
+struct pr_block *pr_block_handed(const void *p, int take);
 
 /* The own block numbered ID, or NULL. */
 struct pr_block *pr_block_by_id(unsigned id);

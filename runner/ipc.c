@@ -22,6 +22,7 @@
 /* Header flags. */
 #define FLAG_BLOCK    0x1u /* the data is in the sender's block `block` */
 #define FLAG_NEWBLOCK 0x2u /* that block's descriptor comes with this frame */
+#define FLAG_OWNBLOCK 0x4u /* the data is in the receiver's block `block`, lent */
 
 struct header {
 	uint32_t type;
@@ -227,6 +228,13 @@ pr_conn_send(struct pr_conn *c, uint32_t type, const struct pr_buf *meta, const 
 	if (len >= PR_BLOCK_MIN) {
 		if (block != NULL && block->home == NULL && block->map == data && len <= block->size) {
 			lent = lend(c, block, &h) == 0;
+		} else if (block != NULL && block->home == c->mail && block->map == data &&
+		           len <= block->size) {
+			/* The peer's own block, which it lent: the data goes back
+			 * where it is (the lend itself is given back as usual). */
+			h.flags = FLAG_OWNBLOCK;
+			h.block = (uint16_t)block->id;
+			lent = 1;
 		} else if ((block = pr_block_alloc(len)) != NULL) {
 			/* Copied into a block that only the lend holds. */
 			memcpy(block->map, data, len);
@@ -370,8 +378,11 @@ peer_block(struct pr_conn *c, const struct header *h, unsigned char **data, stru
 		if (c->in_fds_head == c->in_fds_len)
 			return -EPROTO;
 		fd = c->in_fds[c->in_fds_head++];
+		/* Writable: a stage may write its result over an input it
+		 * takes (piperun-stage.h, reuse_input()). */
 		if (fstat(fd, &st) < 0 || st.st_size <= 0 ||
-		    (p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		    (p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		              0)) == MAP_FAILED) {
 			close(fd);
 			return -EPROTO;
 		}
@@ -385,6 +396,20 @@ peer_block(struct pr_conn *c, const struct header *h, unsigned char **data, stru
 	if (c->peer[h->block] == NULL || h->data_len > c->peer[h->block]->size)
 		return -EPROTO;
 	*b = c->peer[h->block];
+	pr_block_hold(*b);
+	*data = (*b)->map;
+	return 0;
+}
+
+/* The data of a frame that names our own block H->block, lent to the
+ * other end, which wrote its result there.  Returns 0, the block held for
+ * the caller in *B, or a negative errno. */
+static int
+own_block(struct pr_conn *c, const struct header *h, unsigned char **data, struct pr_block **b)
+{
+	if (h->block >= PR_BLOCK_IDS || c->lent[h->block] == 0 ||
+	    (*b = pr_block_by_id(h->block)) == NULL || h->data_len > (*b)->size)
+		return -EPROTO;
 	pr_block_hold(*b);
 	*data = (*b)->map;
 	return 0;
@@ -422,7 +447,8 @@ pr_conn_recv(struct pr_conn *c, uint32_t *type, unsigned char **meta, size_t *me
 			return rc;
 		memcpy(&h, c->in + c->in_pos, sizeof(h));
 		if (h.meta_len > MAX_META || h.data_len > SIZE_MAX / 2 ||
-		    (h.flags & ~(FLAG_BLOCK | FLAG_NEWBLOCK)) != 0 || h.flags == FLAG_NEWBLOCK)
+		    (h.flags != 0 && h.flags != FLAG_BLOCK && h.flags != (FLAG_BLOCK | FLAG_NEWBLOCK) &&
+		     h.flags != FLAG_OWNBLOCK))
 			return -EPROTO;
 		if (h.type != PR_FRAME_RELEASE)
 			break;
@@ -444,8 +470,9 @@ pr_conn_recv(struct pr_conn *c, uint32_t *type, unsigned char **meta, size_t *me
 	if (h.meta_len > 0)
 		memcpy(*meta, c->in + c->in_pos, h.meta_len);
 	c->in_pos += h.meta_len;
-	if (h.flags & FLAG_BLOCK) {
-		if ((rc = peer_block(c, &h, data, block)) < 0) {
+	if (h.flags & (FLAG_BLOCK | FLAG_OWNBLOCK)) {
+		rc = h.flags & FLAG_BLOCK ? peer_block(c, &h, data, block) : own_block(c, &h, data, block);
+		if (rc < 0) {
 			free(*meta);
 			*meta = NULL;
 			*data = NULL;

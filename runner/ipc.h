@@ -56,8 +56,10 @@ int pr_rd_str(struct pr_rd *r, char **s);
  * mapped.  The sender lends the block until the receiver gives it back,
  * which happens on its own when the receiver lets go of it: the numbers
  * of given-back blocks gather in the connection's mailbox, from any
- * thread, and go with the next flush.  With no block to be had, data goes
- * through the socket.
+ * thread, and go with the next flush.  Data the receiver wrote into a
+ * block it was lent (a result over its input) goes back in that block,
+ * which the sender finds where it lent it.  With no block to be had, data
+ * goes through the socket.
  */
 #define PR_CONN_FDS 16 /* descriptors one write may carry */
 

@@ -32,6 +32,8 @@ struct piperun_opts {
 struct piperun_out {
 	struct pr_item *in;
 	struct pr_item_list items;
+	int may_take; /* the stage may take the input's memory (no retry) */
+	int taken;    /* it did */
 	char *error;
 	const atomic_int *cancel;
 	double deadline; /* pr_now() seconds, 0 for none */
@@ -250,10 +252,21 @@ host_emit(struct piperun_out *out, const char *name, const void *data, size_t le
 	return emit_item(out, name, copy, len, block);
 }
 
+/* The block of memory at P that a stage has from alloc(), or from
+ * reuse_input() in a peer's block (which TAKE takes back from it); NULL
+ * for memory from malloc. */
+static struct pr_block *
+stage_block(const void *p, int take)
+{
+	struct pr_block *b = pr_block_find(p);
+
+	return b != NULL ? b : pr_block_handed(p, take);
+}
+
 static void
 host_release(void *ptr)
 {
-	struct pr_block *b = pr_block_find(ptr);
+	struct pr_block *b = stage_block(ptr, 1);
 
 	if (b != NULL)
 		pr_block_release(b);
@@ -268,15 +281,43 @@ host_emit_owned(struct piperun_out *out, const char *name, void *data, size_t le
 		host_release(data);
 		return emit_item(out, name, NULL, 0, NULL);
 	}
-	return emit_item(out, name, data, len, pr_block_find(data));
+	return emit_item(out, name, data, len, stage_block(data, 1));
 }
 
 static int
 host_emit_input(struct piperun_out *out)
 {
+	if (out->taken) {
+		free(out->error);
+		out->error = pr_asprintf("the input was emitted after reuse_input() took it");
+		return -1;
+	}
 	emit_item(out, NULL, NULL, 0, NULL);
 	out->items.tail->from_input = 1;
 	return 0;
+}
+
+/* The input's memory, which becomes the stage's, when it may have it and
+ * it holds SIZE bytes: memory from malloc holds the input's bytes, a
+ * block its size.  The view the stage has of the input still points at
+ * it. */
+static void *
+host_reuse_input(struct piperun_out *out, size_t size)
+{
+	struct pr_item *in = out->in;
+	void *p = in->data;
+
+	if (!out->may_take || out->taken || p == NULL)
+		return NULL;
+	if (in->block != NULL ? p != in->block->map || size > in->block->size : size > in->len)
+		return NULL;
+	if (in->block != NULL && in->block->home != NULL)
+		pr_block_hand(in->block);
+	in->data = NULL;
+	in->len = 0;
+	in->block = NULL;
+	out->taken = 1;
+	return p;
 }
 
 static void
@@ -314,7 +355,7 @@ host_alloc(size_t size)
 static void *
 host_resize(void *ptr, size_t size)
 {
-	struct pr_block *b = pr_block_find(ptr);
+	struct pr_block *b = stage_block(ptr, 0);
 	void *bigger;
 
 	if (b == NULL) {
@@ -327,7 +368,7 @@ host_resize(void *ptr, size_t size)
 	if ((bigger = host_alloc(size)) == NULL)
 		return NULL;
 	memcpy(bigger, ptr, b->size);
-	pr_block_release(b);
+	host_release(ptr);
 	return bigger;
 }
 
@@ -364,6 +405,7 @@ const struct piperun_host pr_host = {
 	.release = host_release,
 	.opt_type = host_opt_type,
 	.stopping = host_stopping,
+	.reuse_input = host_reuse_input,
 };
 
 static void
@@ -453,7 +495,9 @@ int
 pr_stage_process(struct pr_stage_inst *inst, struct pr_item *in, struct pr_item_list *out,
                  char **err)
 {
-	struct piperun_out o = { .in = in, .cancel = inst->cancel };
+	/* A retry needs the input as it was. */
+	struct piperun_out o = { .in = in, .cancel = inst->cancel,
+		                 .may_take = inst->conf->on_error != PR_ON_ERROR_RETRY };
 	struct piperun_item view = { in->name, in->path, in->data, in->len };
 	const struct piperun_stage *desc = inst->conf->desc;
 	int rc;

@@ -170,13 +170,18 @@ serve_item(struct sender *snd, struct pr_stage_inst *inst, unsigned char *meta, 
 		return -1;
 	}
 	/* Data in the parent's block is read where it is; freeing the item
-	 * (or its stand-in's result, once sent) gives the block back. */
+	 * (or the result the stage wrote there, once sent) gives the block
+	 * back. */
 	item = pr_item_new(name, path, data, len, block);
 	free(name);
 	free(path);
 	t0 = pr_now();
 	rc = pr_stage_try(inst, item, &out, &err);
 	took = pr_now() - t0;
+	/* The stage took the parent's block (and may have written over it):
+	 * its results must reach the parent before the item counts as done,
+	 * or a replacement worker would run it again on what is left. */
+	int taken = block != NULL && item->block == NULL;
 	pr_item_free(item);
 	pthread_mutex_lock(&snd->lock);
 	while ((it = pr_item_list_pop(&out)) != NULL) {
@@ -198,7 +203,7 @@ serve_item(struct sender *snd, struct pr_stage_inst *inst, unsigned char *meta, 
 		/* Waiting to gather more results saves nothing after a slow
 		 * item, or a large result, and would hold them back. */
 		if (pr_conn_send(c, PR_FRAME_DONE, &reply, NULL, 0, NULL) < 0 ||
-		    sender_queued(snd, took >= FLUSH_EVERY || large > 0) < 0)
+		    sender_queued(snd, took >= FLUSH_EVERY || large > 0 || taken) < 0)
 			rc = -2;
 	}
 	pthread_mutex_unlock(&snd->lock);

@@ -59,10 +59,16 @@ clean_process(void *state, const struct piperun_host *host, const struct piperun
 	unsigned char *buf;
 
 	(void)state;
-	/* The output is never longer than the input plus a final newline, and
-	 * the loop never stores past the byte it is on (a pending space stands
-	 * for a separator that wrote nothing). */
-	buf = host->alloc(item->len + 1);
+	/* The output is never longer than the input plus a final newline (the
+	 * newline only when the input does not end with one), and the loop
+	 * never stores past the byte it is on (a pending space stands for a
+	 * separator that wrote nothing): it may write over its input. */
+	size_t most = item->len + (item->len == 0 || item->data[item->len - 1] != '\n');
+	buf = NULL;
+	if ((host->abi & 0xffffu) >= 3 && host->reuse_input != NULL)
+		buf = host->reuse_input(out, most);
+	if (buf == NULL)
+		buf = host->alloc(most);
 	if (buf == NULL) {
 		host->item_error(out, "out of memory");
 		return -1;

@@ -11,9 +11,10 @@
  *
  * Everything the host offers reaches the stage through struct piperun_host,
  * a table of functions handed to every callback, so a stage links against
- * nothing of piperun's.  The table only ever grows at its end; a stage may
- * check host->size before using a function added after the version it was
- * built for.
+ * nothing of piperun's.  The table only ever grows at its end, into room
+ * it keeps zeroed; before it uses a function added after version 1.0, a
+ * stage checks that the minor version in host->abi is at least the one
+ * that added it and that the pointer is not NULL.
  *
  * Lifecycle: open() once per state (see below), then process() once per
  * item, then close() once per state.  Under the sequential executor there is
@@ -35,7 +36,7 @@
  * and is valid only for the duration of the call it came with, except
  * option values, which stay valid until close().  Data handed to the host by
  * emit() is copied; data handed by emit_owned() becomes the host's and must
- * come from host->alloc() or host->resize().
+ * come from host->alloc(), host->resize() or host->reuse_input().
  */
 #ifndef PIPERUN_STAGE_H
 #define PIPERUN_STAGE_H
@@ -50,7 +51,7 @@ extern "C" {
 /* The interface version: major in the high 16 bits, minor in the low ones.
  * A change of major breaks compatibility; a new minor only appends. */
 #define PIPERUN_STAGE_ABI_MAJOR 1
-#define PIPERUN_STAGE_ABI_MINOR 2
+#define PIPERUN_STAGE_ABI_MINOR 3
 #define PIPERUN_STAGE_ABI \
 	((uint32_t)PIPERUN_STAGE_ABI_MAJOR << 16 | PIPERUN_STAGE_ABI_MINOR)
 
@@ -155,7 +156,20 @@ struct piperun_host {
 	 * checks it now and then, and then fails the item. */
 	int (*stopping)(struct piperun_out *out);
 
-	void *reserved[14];
+	/* Since 1.3, during process(): the input item's memory, for a stage
+	 * whose result is no longer than its input to write the result over
+	 * it, where it lies (in memory shared with piperun, from a worker
+	 * process), instead of in memory of its own.  Returns the memory,
+	 * which holds at least SIZE bytes and becomes the stage's as if it
+	 * came from alloc(), to hand on with emit_owned() or back with
+	 * release(); or NULL, when the input's memory is too small or may not
+	 * be taken (with `on_error: retry`, a retry needs the input as it
+	 * was): the stage then allocates as usual.  item->data still points
+	 * at the memory, so the stage reads each byte there before it writes
+	 * over it.  Once the input is taken, emit_input() fails. */
+	void *(*reuse_input)(struct piperun_out *out, size_t size);
+
+	void *reserved[13];
 };
 
 /* What host->stopping() returns. */

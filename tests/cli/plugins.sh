@@ -56,7 +56,7 @@ YML
 	is 2 $? "$3: exit 2"
 	is "$tmp/p.yml:5:13: error: $2" "$(cat "$tmp/err")" "$3: message"
 }
-refused "$plugins/bad-abi.so" "plugin '$plugins/bad-abi.so' was built for stage interface 2.0; this piperun provides 1.2" "another ABI major"
+refused "$plugins/bad-abi.so" "plugin '$plugins/bad-abi.so' was built for stage interface 2.0; this piperun provides 1.3" "another ABI major"
 refused "$plugins/bad-size.so" "plugin '$plugins/bad-size.so' has a descriptor of 24 bytes, smaller than the 56 of stage interface 1.0" "a descriptor too small"
 refused "$plugins/no-symbol.so" "plugin '$plugins/no-symbol.so' exports no 'piperun_stage' symbol: is it a piperun stage?" "no descriptor"
 refused "$tmp/in.txt" "cannot load plugin '$tmp/in.txt': $tmp/in.txt: invalid ELF header" "not a shared object"
@@ -80,6 +80,60 @@ is "bcd" "$(cd / && "$PIPERUN" "$tmp/bare/p.yml")" "a bare plugin name is found 
 rm "$tmp/bare/caesar.so"
 (cd / && LD_LIBRARY_PATH=$examples "$PIPERUN" --check "$tmp/bare/p.yml") 2> "$tmp/err"
 is 2 $? "and never on the library search path"
+
+# reuse_input(): a stage writes its result over its input, under every
+# executor, small items and large ones (which a worker takes in piperun's
+# shared memory); not when a retry needs the input, nor beyond its size.
+tr 'A-Za-z' 'a-zA-Z' < "$tmp/in.txt" | sed 's/^./T/' > "$tmp/want"
+run_inplace() { # label, stage keys, expected first byte, [piperun option]
+	cat > "$tmp/ip.yml" <<YML
+input: {lines: in.txt}
+stages:
+  - {name: ip, plugin: $plugins/inplace.so, $2}
+YML
+	"$PIPERUN" $4 "$tmp/ip.yml" > "$tmp/got" 2> "$tmp/err"
+	is 0 $? "inplace, $1: exit 0"
+	sed "s/^./$3/" "$tmp/want" > "$tmp/want-$3"
+	same_file "$tmp/want-$3" "$tmp/got" "inplace, $1: every result $(
+		case $3 in T) echo "written over its input" ;; C) echo "in memory of its own" ;;
+		R) echo "copied, the input given back" ;; esac)"
+}
+run_inplace sequential "kind: cpu" T --sync
+run_inplace processes "kind: cpu, workers: 2" T
+run_inplace threads "kind: io, workers: 4" T
+run_inplace "more than the input's size" "kind: cpu, workers: 2, with: {more: 1}" C
+run_inplace "on_error: retry" "kind: cpu, workers: 2, on_error: retry" C
+run_inplace "taken, then given back" "kind: cpu, workers: 2, with: {then: release}" R
+mkdir "$tmp/large"
+for i in 1 2 3 4 5 6; do
+	awk -v n=$((150000 + i * 10000)) 'BEGIN { for (j = 0; j < n; j++) printf "%s", (j % 2 ? "a" : "B"); print "" }' > "$tmp/large/f$i"
+done
+cat "$tmp/large"/f* | tr 'A-Za-z' 'a-zA-Z' | sed 's/^./T/' > "$tmp/want"
+for mode in processes sync release; do
+	cat > "$tmp/ipl.yml" <<YML
+input: {glob: "$tmp/large/f*"}
+stages:
+  - {name: read, run: read}
+  - {name: ip, kind: cpu, workers: 2, plugin: $plugins/inplace.so$([ $mode = release ] && echo ", with: {then: release}")}
+YML
+	"$PIPERUN" $([ $mode = sync ] && echo --sync) "$tmp/ipl.yml" > "$tmp/got"
+	is 0 $? "inplace, large items, $mode: exit 0"
+	if [ $mode = release ]; then
+		sed 's/^T/R/' "$tmp/want" > "$tmp/want-R"
+		same_file "$tmp/want-R" "$tmp/got" "inplace, large items, taken then given back: copied"
+	else
+		same_file "$tmp/want" "$tmp/got" "inplace, large items, $mode: written over their input"
+	fi
+done
+cat > "$tmp/ip.yml" <<YML
+input: {lines: in.txt}
+stages:
+  - {name: ip, kind: cpu, workers: 2, plugin: $plugins/inplace.so, with: {then: emit-input}}
+YML
+"$PIPERUN" "$tmp/ip.yml" > "$tmp/got" 2> "$tmp/err"
+is 1 $? "emit_input() after reuse_input(): the items fail"
+grep -q "the input was emitted after reuse_input() took it" "$tmp/err"
+ok $? "saying why"
 
 # A stage that is not thread-safe: one state per thread, and no OpenMP.
 seq 1 200 > "$tmp/200"

@@ -4,13 +4,15 @@
  * data already in a block is lent without a copy and its descriptor goes
  * once; blocks let go of by the receiver are given back to the sender;
  * lends a vanished peer never gave back are returned; a block outlives
- * the connection it came on while an item holds it; and data still
- * arrives, intact, when no block is to be had.
+ * the connection it came on while an item holds it; a result written
+ * over its input goes back in the sender's block; and data still arrives,
+ * intact, when no block is to be had.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -129,6 +131,56 @@ main(void)
 	pr_block_release(got);
 	pr_conn_free(&a);
 	is_int(0, busy_blocks(), "a lend the peer never gave back is returned with the connection");
+
+	/* A result written over its input in the sender's block goes back in
+	 * that block: no copy, no new block, and the sender finds it where it
+	 * lent it. */
+	int sv2[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv2) < 0)
+		bail("socketpair");
+	pr_conn_init(&a, sv2[0]);
+	pr_conn_init(&b, sv2[1]);
+	own = pr_block_alloc(BIG);
+	memcpy(own->map, big2, BIG - 5);
+	ok(pr_conn_send(&a, PR_FRAME_ITEM, &meta, own->map, BIG - 5, own) == 0 &&
+	       pr_conn_flush(&a) == 0,
+	   "an item in a block is lent");
+	pr_block_drop(own); /* the sender's item is done with it */
+	got = expect(&b, "the lent item", big2, BIG - 5);
+	unsigned char *result = pattern(BIG / 2, 4);
+	memcpy(got->map, result, BIG / 2);
+	uint64_t copied = b.copied_bytes;
+	ok(pr_conn_send(&b, PR_FRAME_ITEM, &meta, got->map, BIG / 2, got) == 0 &&
+	       pr_conn_flush(&b) == 0,
+	   "a result written over it is sent back");
+	is_int(0, (long long)(b.copied_bytes - copied), "the result was not copied");
+	is_int(0, (long long)b.n_out_fds, "no descriptor went with it");
+	struct pr_block *back = expect(&a, "the result in the sender's block", result, BIG / 2);
+	ok(back == own, "it comes back in the sender's own block");
+	pr_block_release(got); /* the receiver's result is sent */
+	ok(pr_conn_flush(&b) == 0, "the lend is given back");
+	is_int(2, pr_conn_recv(&a, &type, &m, &ml, &data, &dl, &got), "the release comes");
+	is_int(0, (long long)a.lent[own->id], "the block is lent no more");
+	is_int(1, busy_blocks(), "the result holds the block");
+	is_bytes(result, BIG / 2, own->map, BIG / 2, "and its data is there");
+	pr_block_release(back);
+	is_int(0, busy_blocks(), "let go of, the block is free");
+	/* A frame naming a block of the receiver's that it did not lend is
+	 * refused. */
+	struct pr_block *never = pr_block_alloc(BIG);
+	unsigned char *other = mmap(NULL, never->size, PROT_READ | PROT_WRITE, MAP_SHARED, never->fd, 0);
+	if (other == MAP_FAILED)
+		bail("mmap");
+	struct pr_block *fake = pr_block_peer(other, never->size, never->id, b.mail);
+	ok(pr_conn_send(&b, PR_FRAME_ITEM, &meta, fake->map, 100000, fake) == 0 &&
+	       pr_conn_flush(&b) == 0,
+	   "a frame naming a block that was not lent is sent");
+	ok(pr_conn_recv(&a, &type, &m, &ml, &data, &dl, &got) < 0, "it is refused");
+	pr_block_drop(never);
+	pr_block_drop(fake);
+	free(result);
+	pr_conn_free(&a);
+	pr_conn_free(&b);
 
 	/* With no block to be had, a large item goes through the socket, and a
 	 * release queued meanwhile does not come between its frame and its
