@@ -21,10 +21,10 @@
 #include "runner/util.h"
 
 #define SINK_BUFFER (64 * 1024)
-#define SINK_DELAY  0.05
+#define SINK_DELAY  0.05 /* seconds output may wait in the sink's buffer */
 /* Results the last stage holds of fewer bytes are written out by whoever
  * brings them, not by the writer thread. */
-#define WRITE_INLINE (64 * 1024) /* seconds output may wait in the sink's buffer */
+#define WRITE_INLINE (64 * 1024)
 
 struct pr_engine {
 	const struct pr_pipeline *p;
