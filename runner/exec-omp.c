@@ -1,7 +1,7 @@
 /*
  * exec-omp.c: the OpenMP executor for thread-safe cpu stages: a dispatcher
- * thread takes batches of items from the queue and runs each batch as an
- * OpenMP parallel loop over one shared state.
+ * thread opens one OpenMP parallel region for the run, whose threads take
+ * items from the queue and run them on one shared state.
  */
 #include "config.h"
 
@@ -25,36 +25,49 @@ struct omp {
 	int running;
 };
 
+/* Items a thread of the team takes at once, at most: a few small ones
+ * for one lock, never more than a fair share of those queued.  Their
+ * outcomes are delivered together, under one lock, unless they hold many
+ * bytes or took long: then each goes as soon as it is done. */
+#define TAKE_ITEMS 64
+#define HOLD_BYTES (64 * 1024)
+#define HOLD_TIME  0.001
+
 static void *
 omp_dispatch(void *arg)
 {
 	struct omp *o = arg;
 	struct pr_stage_run *sr = o->sr;
-	size_t max = 4 * (size_t)sr->workers;
-	struct pr_item **items = pr_calloc(max, sizeof(*items));
-	struct pr_item_list *results = pr_calloc(max, sizeof(*results));
-	struct pr_item_list batch = { 0 };
-	double waited;
-	size_t n;
 
-	while ((n = pr_queue_pop(&o->queue, max, 1, &batch, &waited)) > 0) {
-		pr_stage_run_waited(sr, waited);
-		for (size_t i = 0; i < n; i++) {
-			items[i] = pr_item_list_pop(&batch);
-			results[i] = (struct pr_item_list){ 0 };
-		}
-#pragma omp parallel for num_threads(sr->workers) schedule(dynamic, 1)
-		for (size_t i = 0; i < n; i++)
-			pr_stage_run_call(sr, o->inst, items[i], &results[i]);
-		for (size_t i = 0; i < n; i++) {
-			uint64_t seq = items[i]->seq;
-			size_t len = items[i]->len;
-			pr_item_free(items[i]);
-			pr_stage_run_deliver(sr, seq, len, &results[i]);
+	/* One parallel region for the whole run: each thread of the team takes
+	 * items from the queue and delivers their results itself.  A thread
+	 * with nothing to do sleeps on the queue; with a region per batch, the
+	 * team would wait at its end for the batch's slowest item, and then
+	 * spin, using CPUs the stage's neighbours need, until the next. */
+#pragma omp parallel num_threads(sr->workers)
+	{
+		struct pr_item_list batch = { 0 };
+		struct pr_outcome held[TAKE_ITEMS];
+		size_t n = 0, bytes = 0;
+		double waited, clock;
+
+		while (pr_queue_pop(&o->queue, TAKE_ITEMS, sr->workers, &batch, &waited) > 0) {
+			pr_stage_run_waited(sr, waited);
+			clock = 0;
+			while (batch.head != NULL) {
+				struct pr_outcome *h = &held[n++];
+				pr_stage_run_exec(sr, o->inst, pr_item_list_pop(&batch), h, &clock);
+				for (struct pr_item *r = h->results.head; r != NULL; r = r->next)
+					bytes += r->len;
+				if (batch.head == NULL || bytes >= HOLD_BYTES || !h->ran ||
+				    h->slice.end - held[0].slice.start >= HOLD_TIME) {
+					pr_stage_run_finish(sr, held, n);
+					n = bytes = 0;
+					clock = 0;
+				}
+			}
 		}
 	}
-	free(items);
-	free(results);
 	return NULL;
 }
 
