@@ -25,14 +25,6 @@ struct omp {
 	int running;
 };
 
-/* Items a thread of the team takes at once, at most: a few small ones
- * for one lock, never more than a fair share of those queued.  Their
- * outcomes are delivered together, under one lock, unless they hold many
- * bytes or took long: then each goes as soon as it is done. */
-#define TAKE_ITEMS 64
-#define HOLD_BYTES (64 * 1024)
-#define HOLD_TIME  0.001
-
 static void *
 omp_dispatch(void *arg)
 {
@@ -47,11 +39,13 @@ omp_dispatch(void *arg)
 #pragma omp parallel num_threads(sr->workers)
 	{
 		struct pr_item_list batch = { 0 };
-		struct pr_outcome held[TAKE_ITEMS];
+		/* Up to a fair share of the queued items at once; their
+		 * outcomes are held and delivered as a thread pool's are. */
+		struct pr_outcome held[PR_HOLD_ITEMS];
 		size_t n = 0, bytes = 0;
 		double waited, clock;
 
-		while (pr_queue_pop(&o->queue, TAKE_ITEMS, sr->workers, &batch, &waited) > 0) {
+		while (pr_queue_pop(&o->queue, PR_HOLD_ITEMS, sr->workers, &batch, &waited) > 0) {
 			pr_stage_run_waited(sr, waited);
 			clock = 0;
 			while (batch.head != NULL) {
@@ -59,8 +53,7 @@ omp_dispatch(void *arg)
 				pr_stage_run_exec(sr, o->inst, pr_item_list_pop(&batch), h, &clock);
 				for (struct pr_item *r = h->results.head; r != NULL; r = r->next)
 					bytes += r->len;
-				if (batch.head == NULL || bytes >= HOLD_BYTES || !h->ran ||
-				    h->slice.end - held[0].slice.start >= HOLD_TIME) {
+				if (batch.head == NULL || pr_held_due(held, n, bytes)) {
 					pr_stage_run_finish(sr, held, n);
 					n = bytes = 0;
 					clock = 0;

@@ -43,10 +43,6 @@ extern char **environ;
 /* The socket bytes two batches in flight may take: well below a socket's
  * buffer (about 200 KiB), so that sending never blocks. */
 #define AHEAD_BYTES (96 * 1024)
-/* Outcomes read at once from a worker that are counted and delivered
- * together, at most. */
-#define HOLD_ITEMS 64
-
 struct proc {
 	struct procs *procs;
 	pid_t pid;
@@ -285,7 +281,7 @@ wait_readable(int fd, double deadline)
 /* Outcomes read from a worker and not delivered yet: those that are read
  * at once go on together, under one lock. */
 struct held {
-	struct pr_outcome o[HOLD_ITEMS];
+	struct pr_outcome o[PR_HOLD_ITEMS];
 	size_t n;
 };
 
@@ -497,7 +493,7 @@ proc_feeder(void *arg)
 				f.batches--;
 				top_up(w, &f, 0);
 			}
-			if (held.n == HOLD_ITEMS || f.batches == 0)
+			if (held.n == PR_HOLD_ITEMS || f.batches == 0)
 				finish_held(sr, &held);
 			if (f.batches == 0)
 				break;

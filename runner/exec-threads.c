@@ -68,14 +68,8 @@ struct worker_arg {
 	unsigned index;
 };
 
-/* Outcomes a worker holds before it delivers them: a few small items'
- * worth, so that it takes the stage's lock once for several. */
-#define HOLD_ITEMS 64
-#define HOLD_BYTES (64 * 1024)
-#define HOLD_TIME  0.001
-
 /* How many items a worker takes at once: several small ones, for one
- * wake-up and one lock for them all, but no more than HOLD_TIME's worth,
+ * wake-up and one lock for them all, but no more than PR_HOLD_TIME's worth,
  * so that slow items (files read, commands run) spread over the workers
  * one each and leave the stage in order as fast as they are done,
  * rather than queue behind each other in one worker.  One at first,
@@ -84,9 +78,9 @@ static size_t
 take_count(struct pool *pool)
 {
 	uint64_t ns = atomic_load_explicit(&pool->item_ns, memory_order_relaxed);
-	uint64_t n = ns == 0 ? 1 : (uint64_t)(HOLD_TIME * 1e9) / ns;
+	uint64_t n = ns == 0 ? 1 : (uint64_t)(PR_HOLD_TIME * 1e9) / ns;
 
-	return n < 1 ? 1 : n > HOLD_ITEMS ? HOLD_ITEMS : (size_t)n;
+	return n < 1 ? 1 : n > PR_HOLD_ITEMS ? PR_HOLD_ITEMS : (size_t)n;
 }
 
 /* The CPU time the calling thread has used, in nanoseconds. */
@@ -294,7 +288,7 @@ pool_worker(void *arg)
 	struct pool *pool = w->pool;
 	struct pr_stage_run *sr = pool->sr;
 	struct pr_item_list batch = { 0 };
-	struct pr_outcome held[HOLD_ITEMS];
+	struct pr_outcome held[PR_HOLD_ITEMS];
 	size_t nheld = 0, bytes = 0;
 	double waited, clock;
 	pid_t tid = (pid_t)syscall(SYS_gettid);
@@ -342,10 +336,8 @@ pool_worker(void *arg)
 			nheld++;
 			for (struct pr_item *r = o->results.head; r != NULL; r = r->next)
 				bytes += r->len;
-			/* Delivered at the end of the batch, or sooner when they are
-			 * many, large, or slow to come. */
-			if (batch.count == 0 || nheld == HOLD_ITEMS || bytes >= HOLD_BYTES ||
-			    !o->ran || o->slice.end - held[0].slice.start >= HOLD_TIME) {
+			/* Delivered at the end of the batch, or sooner. */
+			if (batch.count == 0 || pr_held_due(held, nheld, bytes)) {
 				t = thread_cpu_ns();
 				deliver_held(sr, held, &nheld, &bytes);
 				cpu0 += thread_cpu_ns() - t;
@@ -470,7 +462,7 @@ static void
 pool_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 {
 	struct pool *pool = sr->ex_data;
-	struct pr_outcome held[HOLD_ITEMS];
+	struct pr_outcome held[PR_HOLD_ITEMS];
 	size_t nheld = 0, bytes = 0;
 	double clock = 0;
 
@@ -486,7 +478,7 @@ pool_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 		uint64_t cpu0 = thread_cpu_ns();
 		size_t ran = 0;
 		double since = 0;
-		while (items->head != NULL && ran < HOLD_ITEMS && (ran == 0 || clock - since < HOLD_TIME) &&
+		while (items->head != NULL && ran < PR_HOLD_ITEMS && (ran == 0 || clock - since < PR_HOLD_TIME) &&
 		       (may = pr_stage_run_may_start(sr, items->head->seq, 0))) {
 			struct pr_outcome *o = &held[nheld++];
 			pr_stage_run_exec(sr, pool->insts[0], pr_item_list_pop(items), o, &clock);
@@ -495,7 +487,7 @@ pool_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 				since = o->slice.start;
 			for (struct pr_item *r = o->results.head; r != NULL; r = r->next)
 				bytes += r->len;
-			if (nheld == HOLD_ITEMS || bytes >= HOLD_BYTES) {
+			if (nheld == PR_HOLD_ITEMS || bytes >= PR_HOLD_BYTES) {
 				uint64_t t = thread_cpu_ns();
 				deliver_held(sr, held, &nheld, &bytes);
 				cpu0 += thread_cpu_ns() - t;

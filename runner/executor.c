@@ -65,3 +65,10 @@ pr_bound_bytes_for(const struct pr_executor *ex, unsigned workers)
 	 * each item it takes ahead; and one more waiting. */
 	return (uint64_t)(2 * (1 + ex->ahead) * workers + 2) << 20;
 }
+
+int
+pr_held_due(const struct pr_outcome *held, size_t n, size_t bytes)
+{
+	return n == PR_HOLD_ITEMS || bytes >= PR_HOLD_BYTES || !held[n - 1].ran ||
+	       held[n - 1].slice.end - held[0].slice.start >= PR_HOLD_TIME;
+}

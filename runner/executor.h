@@ -199,6 +199,19 @@ void pr_stage_run_exec(struct pr_stage_run *sr, struct pr_stage_inst *inst, stru
  * errors and inputs are freed and their results handed on. */
 void pr_stage_run_finish(struct pr_stage_run *sr, struct pr_outcome *o, size_t n);
 
+/* Outcomes a worker thread holds before it delivers them with
+ * pr_stage_run_finish(): a few small items' worth, so that it takes the
+ * stage's lock once for several, but no later than PR_HOLD_TIME after the
+ * first was done, so that results do not wait behind slow items. */
+#define PR_HOLD_ITEMS 64
+#define PR_HOLD_BYTES (64 * 1024)
+#define PR_HOLD_TIME  0.001
+
+/* Whether the N outcomes held at HELD, whose results hold BYTES, are to
+ * be delivered now: they are many, or large, or slow to come, or the last
+ * one did not run. */
+int pr_held_due(const struct pr_outcome *held, size_t n, size_t bytes);
+
 /* Hands the results of input SEQ, which held IN_LEN bytes, to the engine
  * (possibly none), which passes them on in order. */
 void pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, size_t in_len,
