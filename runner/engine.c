@@ -453,6 +453,49 @@ wake_room(struct pr_stage_run *sr)
 		pthread_cond_broadcast(&sr->room);
 }
 
+/* Whether a thread bringing results to SR waits: while the passer is
+ * held up (a slow reader, a full next stage), those who bring more wait
+ * for it past half the stage's bytes, rather than fill the rest with
+ * them.  With the lock. */
+static int
+bring_blocked(struct pr_stage_run *sr)
+{
+	return (sr->passer || sr->writer) && sr->out_bytes > sr->bound_bytes / 2 &&
+	       !pr_stage_run_cancelled(sr);
+}
+
+/* Whether a worker of SR waits before it starts item SEQ: past the
+ * bound, no item starts while the results passed on wait for room in the
+ * next stage; and, in order, only the earliest item starts while results
+ * wait for it.  With the lock. */
+static int
+start_blocked(struct pr_stage_run *sr, uint64_t seq)
+{
+	int in_order = sr->engine->p->order != PR_ORDER_ANY;
+
+	return (sr->out_bytes > sr->bound_bytes ||
+	        (in_order && sr->result_bytes > sr->bound_bytes && seq != sr->reorder.base)) &&
+	       !pr_stage_run_cancelled(sr);
+}
+
+/* Wakes those waiting on SR's `ran` when the wait of one of them may be
+ * over, and only then: the results passed on made room, or the earliest
+ * item changed since the last wake-up.  With the lock. */
+static void
+wake_ran(struct pr_stage_run *sr)
+{
+	int in_order = sr->engine->p->order != PR_ORDER_ANY;
+
+	if ((sr->bring_waiting > 0 && !bring_blocked(sr)) ||
+	    (sr->run_waiting > 0 && sr->out_bytes <= sr->bound_bytes &&
+	     (!in_order || sr->result_bytes <= sr->bound_bytes || sr->start_over ||
+	      sr->reorder.base != sr->woken_base))) {
+		sr->woken_base = sr->reorder.base;
+		sr->start_over = 0;
+		pthread_cond_broadcast(&sr->ran);
+	}
+}
+
 /* Releases a batch of results, which leaves SR in order, to the passer;
  * called with SR's lock held, so batches leave one at a time, in order. */
 static void
@@ -494,11 +537,10 @@ pass_on_unlock(struct pr_stage_run *sr)
 		/* While the passer is held up (a slow reader, a full next stage),
 		 * those who bring more results wait for it past half the stage's
 		 * bytes, rather than fill the rest with them. */
-		while ((sr->passer || sr->writer) && sr->out_bytes > sr->bound_bytes / 2 &&
-		       !pr_stage_run_cancelled(sr)) {
-			sr->run_waiting++;
+		while (bring_blocked(sr)) {
+			sr->bring_waiting++;
 			pthread_cond_wait(&sr->ran, &sr->lock);
-			sr->run_waiting--;
+			sr->bring_waiting--;
 		}
 		pthread_mutex_unlock(&sr->lock);
 		return;
@@ -543,14 +585,14 @@ pass_locked(struct pr_stage_run *sr)
 		sr->out_bytes -= bytes;
 		atomic_store_explicit(&sr->over, sr->result_bytes > sr->bound_bytes,
 		                      memory_order_relaxed);
-		if (sr->run_waiting > 0)
-			pthread_cond_broadcast(&sr->ran);
 		if (sr->next == NULL)
 			e->stats->items_out += out;
 		sr->passing.n = 0;
 		wake_room(sr);
+		wake_ran(sr);
 	}
 	sr->passer = 0;
+	wake_ran(sr);
 }
 
 /* The last stage's writer: passes on what the stage released while it is
@@ -604,21 +646,17 @@ pr_stage_run_may_start(struct pr_stage_run *sr, uint64_t seq, int wait)
 {
 	int may = 1;
 
-	/* Past the bound, no item starts while the results passed on wait for
-	 * room in the next stage; and, in order, only the earliest item starts
-	 * while results wait for it.  A glance at the flag spares the lock
-	 * while results flow. */
+	/* See start_blocked().  A glance at the flag spares the lock while
+	 * results flow. */
 	if (!atomic_load_explicit(&sr->over, memory_order_relaxed))
 		return 1;
-	int in_order = sr->engine->p->order != PR_ORDER_ANY;
 	pthread_mutex_lock(&sr->lock);
-	while ((sr->out_bytes > sr->bound_bytes ||
-	        (in_order && sr->result_bytes > sr->bound_bytes && seq != sr->reorder.base)) &&
-	       !pr_stage_run_cancelled(sr)) {
+	while (start_blocked(sr, seq)) {
 		if (!wait) {
 			may = 0;
 			break;
 		}
+		sr->start_over |= sr->out_bytes > sr->bound_bytes;
 		sr->run_waiting++;
 		pthread_cond_wait(&sr->ran, &sr->lock);
 		sr->run_waiting--;
@@ -658,8 +696,7 @@ pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, size_t in_len,
 {
 	pthread_mutex_lock(&sr->lock);
 	deliver_locked(sr, seq, in_len, results);
-	if (sr->run_waiting > 0)
-		pthread_cond_broadcast(&sr->ran);
+	wake_ran(sr);
 	pass_on_unlock(sr);
 }
 
@@ -678,8 +715,7 @@ pr_stage_run_finish(struct pr_stage_run *sr, struct pr_outcome *o, size_t n)
 			pr_item_list_clear(&o[i].results);
 		deliver_locked(sr, o[i].item->seq, o[i].item->len, &o[i].results);
 	}
-	if (sr->run_waiting > 0)
-		pthread_cond_broadcast(&sr->ran);
+	wake_ran(sr);
 	pass_on_unlock(sr);
 	for (size_t i = 0; i < n; i++) {
 		if (o[i].err != NULL && !interrupted)

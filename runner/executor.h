@@ -59,8 +59,15 @@ struct pr_stage_run {
 	unsigned waiting;             /* under lock: submitters waiting for room */
 	uint64_t result_bytes;        /* under lock: of the results not passed on yet */
 	atomic_int over;              /* result_bytes > bound_bytes, for a glance */
-	pthread_cond_t ran;           /* signalled when results arrive, for: */
+	/* Signalled when the stage's results move on far enough for one of
+	 * those waiting on it to go on: workers that may not start an item
+	 * yet, and threads that bring results while the passer is held up. */
+	pthread_cond_t ran;
 	unsigned run_waiting;         /* under lock: workers waiting to start an item */
+	unsigned bring_waiting;       /* under lock: threads waiting to bring results */
+	uint64_t woken_base;          /* under lock: reorder.base at the last wake-up */
+	int start_over;               /* under lock: a worker began to wait, since
+	                                 then, for results passed on to make room */
 	/* Results leave in order through one thread at a time, the passer,
 	 * which hands them to the next stage (or writes them out) without the
 	 * lock, so that the stage's workers go on meanwhile. */
