@@ -251,7 +251,7 @@ pr_stage_run_exec(struct pr_stage_run *sr, struct pr_stage_inst *inst, struct pr
 		return;
 	}
 	o->slice.start = *clock > 0 ? *clock : pr_now();
-	if (pr_stage_try(inst, item, &o->results, &o->err) != 0 && o->err == NULL)
+	if (pr_stage_try(inst, item, NULL, &o->results, &o->err) != 0 && o->err == NULL)
 		o->err = pr_strdup("failed");
 	o->slice.end = *clock = pr_now();
 	thread_ids(&o->slice.pid, &o->slice.tid);

@@ -67,6 +67,17 @@ struct procs {
 /* Time a worker gets past an item's timeout to give it up by itself. */
 #define TIMEOUT_SLACK 3.0
 
+/* How far W's worker got, as its status page says: a number that changes
+ * with each item it starts and each attempt it makes on one, which is its
+ * remainder modulo 1024.  0 without a status page. */
+static uint64_t
+progress(const struct proc *w)
+{
+	if (w->status == NULL)
+		return 0;
+	return atomic_load(&w->status->started) * 1024 + atomic_load(&w->status->tried);
+}
+
 /* Gives W a fresh status page; returns the descriptor to hand the worker,
  * or -1 (W then has none, and its worker reports after every item). */
 static int
@@ -250,6 +261,7 @@ send_batch(struct proc *w, struct pr_item_list *items)
 		pr_buf_u64(&meta, it->seq);
 		pr_buf_str(&meta, it->name);
 		pr_buf_str(&meta, it->path);
+		pr_buf_u64(&meta, it->tries);
 		rc = pr_conn_send(&w->conn, PR_FRAME_ITEM, &meta, it->data, it->len, it->block);
 	}
 	free(meta.p);
@@ -299,9 +311,11 @@ finish_held(struct pr_stage_run *sr, struct held *h)
  * waits for the worker.  Returns 1 when it came, 0 when the worker went
  * away, -1 when DEADLINE passed first. */
 static int
-receive_one(struct proc *w, struct pr_item *item, double deadline, struct held *h)
+receive_one(struct proc *w, struct pr_item *item, double timeout, struct held *h)
 {
 	struct pr_item_list results = { 0 };
+	double deadline = timeout > 0 ? pr_now() + timeout + TIMEOUT_SLACK : 0;
+	uint64_t mark = progress(w);
 
 	for (;;) {
 		unsigned char *meta, *data;
@@ -319,6 +333,14 @@ receive_one(struct proc *w, struct pr_item *item, double deadline, struct held *
 				return 0;
 			}
 			if (!wait_readable(w->fd, deadline)) {
+				/* Each retry in the worker has the timeout anew, after
+				 * its backoff. */
+				uint64_t now = progress(w);
+				if (now != mark && now % 1024 > 1) {
+					mark = now;
+					deadline = pr_now() + timeout + TIMEOUT_SLACK + PR_BACKOFF_MAX;
+					continue;
+				}
 				pr_item_list_clear(&results);
 				return -1;
 			}
@@ -419,6 +441,31 @@ fail_unrun(struct pr_stage_run *sr, struct pr_item *item, const char *why)
 	pr_item_free(item);
 }
 
+/* Whether ITEM, on which W's worker died (HOW says how), goes to the
+ * replacement for another attempt, as on_error: retry allows; says so on
+ * stderr when it does.  The attempts it had count: the worker's status
+ * page tells how many it made on the item it was running. */
+static int
+try_again(struct proc *w, struct pr_item *item, const char *how)
+{
+	struct pr_stage_run *sr = w->procs->sr;
+	const struct pr_stage_conf *c = sr->conf;
+	unsigned used = item->tries + 1;
+
+	if (w->status != NULL &&
+	    atomic_load(&w->status->started) == atomic_load(&w->status->done) + 1 &&
+	    atomic_load(&w->status->tried) > used)
+		used = (unsigned)atomic_load(&w->status->tried);
+	if (c->on_error != PR_ON_ERROR_RETRY || used >= c->retries + 1 || pr_stage_run_cancelled(sr))
+		return 0;
+	item->tries = used;
+	char *line = pr_asprintf("piperun: stage '%s' will try '%s' again (attempt %u of %u): %s",
+	                         c->name, item->name, used + 1, c->retries + 1, how);
+	pr_stage_run_message(sr, line);
+	free(line);
+	return 1;
+}
+
 /* The batches a feeder has sent its worker and not had all results of:
  * at most two, the first running and the second behind it. */
 struct flight {
@@ -480,8 +527,7 @@ proc_feeder(void *arg)
 		int got = 1;
 		while (f.counts[0] > 0 && (it = f.items.head) != NULL) {
 			/* Each item's clock starts when the one before it is done. */
-			double deadline = timeout > 0 ? pr_now() + timeout + TIMEOUT_SLACK : 0;
-			if ((got = receive_one(w, it, deadline, &held)) != 1)
+			if ((got = receive_one(w, it, timeout, &held)) != 1)
 				break;
 			pr_item_list_pop(&f.items);
 			if (--f.counts[0] == 0) {
@@ -519,7 +565,14 @@ proc_feeder(void *arg)
 				done--;
 			}
 		}
-		fail_unrun(sr, pr_item_list_pop(&f.items), how);
+		struct pr_item *dead = pr_item_list_pop(&f.items);
+		if (try_again(w, dead, how)) {
+			struct pr_item_list again = { 0 };
+			pr_item_list_push(&again, dead);
+			put_back(&f.items, &again);
+		} else {
+			fail_unrun(sr, dead, how);
+		}
 		free(how);
 		put_back(&f.pending, &f.items);
 		put_back(&f.pending, &redo);

@@ -26,6 +26,7 @@ struct pr_item {
 	struct pr_block *block; /* the shared block DATA is in, held; or NULL */
 	uint64_t seq;
 	int from_input;        /* a stand-in for "the input item, unchanged" */
+	unsigned tries;        /* attempts made on it in worker processes that died */
 };
 
 /* A FIFO list of items. */

@@ -548,10 +548,10 @@ backoff(unsigned attempt)
 	double s = 0.1;
 	struct timespec ts;
 
-	for (unsigned i = 0; i < attempt && s < 5; i++)
+	for (unsigned i = 0; i < attempt && s < PR_BACKOFF_MAX; i++)
 		s *= 2;
-	if (s > 5)
-		s = 5;
+	if (s > PR_BACKOFF_MAX)
+		s = PR_BACKOFF_MAX;
 	ts.tv_sec = (time_t)s;
 	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -559,15 +559,18 @@ backoff(unsigned attempt)
 }
 
 int
-pr_stage_try(struct pr_stage_inst *inst, struct pr_item *in, struct pr_item_list *out, char **err)
+pr_stage_try(struct pr_stage_inst *inst, struct pr_item *in, _Atomic uint64_t *tried,
+             struct pr_item_list *out, char **err)
 {
 	const struct pr_stage_conf *c = inst->conf;
 	unsigned attempts = c->on_error == PR_ON_ERROR_RETRY ? c->retries + 1 : 1;
 
 	*err = NULL;
-	for (unsigned a = 0; a < attempts; a++) {
+	for (unsigned a = in->tries; a < attempts; a++) {
 		if (a > 0 && inst->cancel != NULL && atomic_load(inst->cancel))
 			break;
+		if (tried != NULL)
+			atomic_store(tried, a + 1);
 		if (a > 0) {
 			free(*err);
 			*err = NULL;

@@ -40,13 +40,19 @@ struct pr_stage_inst *pr_stage_open(const struct pr_pipeline *p, const struct pr
 int pr_stage_process(struct pr_stage_inst *inst, struct pr_item *in, struct pr_item_list *out,
                      char **err);
 
+/* The longest wait before a retry, in seconds. */
+#define PR_BACKOFF_MAX 5.0
+
 /*
  * Runs the stage on IN as its on_error policy says: once, or with
  * `retry` up to 1 + retries times with exponential backoff from 100 ms
- * capped at 5 s.  Returns and fills OUT and *ERR as pr_stage_process().
+ * capped at PR_BACKOFF_MAX.  IN->tries of those attempts were made
+ * already, by worker processes that died on it.  When TRIED is not NULL,
+ * each attempt's number (from 1, counting those) goes there before its
+ * backoff.  Returns and fills OUT and *ERR as pr_stage_process().
  */
-int pr_stage_try(struct pr_stage_inst *inst, struct pr_item *in, struct pr_item_list *out,
-                 char **err);
+int pr_stage_try(struct pr_stage_inst *inst, struct pr_item *in, _Atomic uint64_t *tried,
+                 struct pr_item_list *out, char **err);
 
 /* Closes the stage and frees INST; accepts NULL. */
 void pr_stage_close(struct pr_stage_inst *inst);

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -146,21 +147,21 @@ sender_stop(struct sender *s)
 /* Runs one item frame and queues its results. */
 static int
 serve_item(struct sender *snd, struct pr_stage_inst *inst, unsigned char *meta, size_t meta_len,
-           unsigned char *data, size_t len, struct pr_block *block)
+           unsigned char *data, size_t len, struct pr_block *block, _Atomic uint64_t *tried)
 {
 	struct pr_conn *c = snd->c;
 	struct pr_rd r = { meta, meta_len };
 	struct pr_item_list out = { 0 };
 	struct pr_buf reply = { 0 };
 	struct pr_item *item, *it;
-	uint64_t seq;
+	uint64_t seq, tries;
 	char *name, *path, *err = NULL;
 	double t0, took;
 	size_t large = 0;
 	int rc;
 
 	if (pr_rd_u64(&r, &seq) < 0 || pr_rd_str(&r, &name) < 0 || pr_rd_str(&r, &path) < 0 ||
-	    name == NULL) {
+	    pr_rd_u64(&r, &tries) < 0 || name == NULL || tries > UINT_MAX) {
 		free(name);
 		free(path);
 		if (block != NULL)
@@ -173,10 +174,11 @@ serve_item(struct sender *snd, struct pr_stage_inst *inst, unsigned char *meta, 
 	 * (or the result the stage wrote there, once sent) gives the block
 	 * back. */
 	item = pr_item_new(name, path, data, len, block);
+	item->tries = (unsigned)tries;
 	free(name);
 	free(path);
 	t0 = pr_now();
-	rc = pr_stage_try(inst, item, &out, &err);
+	rc = pr_stage_try(inst, item, tried, &out, &err);
 	took = pr_now() - t0;
 	/* The stage took the parent's block (and may have written over it):
 	 * its results must reach the parent before the item counts as done,
@@ -312,9 +314,12 @@ pr_worker_main(int fd, int status_fd)
 				free(data);
 			rc = 1;
 		} else {
-			if (status != NULL)
+			if (status != NULL) {
+				atomic_store(&status->tried, 0);
 				atomic_store(&status->started, served + 1);
-			if (serve_item(&snd, inst, meta, meta_len, data, len, block) < 0)
+			}
+			if (serve_item(&snd, inst, meta, meta_len, data, len, block,
+			               status != NULL ? &status->tried : NULL) < 0)
 				rc = 1;
 			served++;
 			if (status != NULL)

@@ -21,6 +21,7 @@
 struct pr_worker_status {
 	_Atomic uint64_t started;
 	_Atomic uint64_t done;
+	_Atomic uint64_t tried; /* the attempt on the item started last (from 1) */
 };
 
 /*

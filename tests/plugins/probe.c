@@ -8,8 +8,11 @@
  * die_on (an item name: the process kills itself with SIGKILL on it),
  * crash_on (an item name: a segmentation fault on it), hang_on (an item
  * name: it sleeps for an hour on it), slow_on (an item name: it sleeps 2 s
- * more on it).
+ * more on it), fail_on (an item name: it fails, after any sleep), once_dir (a folder: die_on, crash_on and hang_on hold only
+ * the first time, which leaves a file named after the item there), log (a
+ * file: each attempt on an item appends the item's name to it).
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +26,7 @@
 struct probe {
 	double sleep, spin, jitter;
 	int fanout;
-	const char *die_on, *crash_on, *hang_on, *slow_on;
+	const char *die_on, *crash_on, *hang_on, *slow_on, *fail_on, *once_dir, *log;
 };
 
 static unsigned
@@ -59,12 +62,34 @@ probe_open(const struct piperun_host *host, struct piperun_opts *opts, void **st
 	    host->opt_string(opts, "die_on", &p->die_on) < 0 ||
 	    host->opt_string(opts, "crash_on", &p->crash_on) < 0 ||
 	    host->opt_string(opts, "hang_on", &p->hang_on) < 0 ||
-	    host->opt_string(opts, "slow_on", &p->slow_on) < 0) {
+	    host->opt_string(opts, "slow_on", &p->slow_on) < 0 ||
+	    host->opt_string(opts, "fail_on", &p->fail_on) < 0 ||
+	    host->opt_string(opts, "once_dir", &p->once_dir) < 0 ||
+	    host->opt_string(opts, "log", &p->log) < 0) {
 		free(p);
 		return -1;
 	}
 	*state = p;
 	return 0;
+}
+
+/* Whether a fault meant for item NAME (ON names it) happens: always, or
+ * with once_dir only the first time. */
+static int
+fault(const struct probe *p, const char *on, const char *name)
+{
+	char path[4096];
+	int fd;
+
+	if (on == NULL || strcmp(name, on) != 0)
+		return 0;
+	if (p->once_dir == NULL)
+		return 1;
+	snprintf(path, sizeof(path), "%s/%s", p->once_dir, name);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
+		return 0;
+	close(fd);
+	return 1;
 }
 
 static int
@@ -76,13 +101,24 @@ probe_process(void *state, const struct piperun_host *host, const struct piperun
 	unsigned copies = p->fanout ? hash(item->name) % 3 : 1;
 	char line[512];
 
-	if (p->die_on != NULL && strcmp(item->name, p->die_on) == 0)
+	if (p->log != NULL) {
+		int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		int n = snprintf(line, sizeof(line), "%s\n", item->name);
+		if (fd < 0 || write(fd, line, (size_t)n) != n) {
+			if (fd >= 0)
+				close(fd);
+			host->item_error(out, "%s: cannot append to it", p->log);
+			return -1;
+		}
+		close(fd);
+	}
+	if (fault(p, p->die_on, item->name))
 		raise(SIGKILL);
-	if (p->crash_on != NULL && strcmp(item->name, p->crash_on) == 0) {
+	if (fault(p, p->crash_on, item->name)) {
 		volatile int *nowhere = NULL;
 		*nowhere = 1;
 	}
-	if (p->hang_on != NULL && strcmp(item->name, p->hang_on) == 0)
+	if (fault(p, p->hang_on, item->name))
 		pause = 3600;
 	if (p->slow_on != NULL && strcmp(item->name, p->slow_on) == 0)
 		pause += 2;
@@ -106,6 +142,10 @@ probe_process(void *state, const struct piperun_host *host, const struct piperun
 			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 			used = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 		} while (used < until);
+	}
+	if (p->fail_on != NULL && strcmp(item->name, p->fail_on) == 0) {
+		host->item_error(out, "failed as asked");
+		return -1;
 	}
 	for (unsigned i = 0; i < copies; i++) {
 		int n = snprintf(line, sizeof(line), "%s#%u %ld %ld %ld %.6f %.6f\n", item->name, i,
