@@ -11,9 +11,10 @@
  * small frames and sending the second batch never blocks.  A worker sends
  * results a batch at a time; a page of shared memory says how far it got.
  * A worker that dies is noticed by the end of its socket, reaped, and
- * replaced; the item it was running fails with the signal's name, and the
- * items sent after it, and those it finished whose results were lost with
- * it, go to the replacement.
+ * replaced; the item it was running fails with the signal's name (or,
+ * under on_error: retry, goes to the replacement for its next attempt),
+ * and the items sent after it, and those it finished whose results were
+ * lost with it, go to the replacement.
  */
 #include "config.h"
 
@@ -309,7 +310,7 @@ finish_held(struct pr_stage_run *sr, struct held *h)
 
 /* Reads the outcome of ITEM into H; delivers those H holds before it
  * waits for the worker.  Returns 1 when it came, 0 when the worker went
- * away, -1 when DEADLINE passed first. */
+ * away, -1 when TIMEOUT (0: none) and its slack passed first. */
 static int
 receive_one(struct proc *w, struct pr_item *item, double timeout, struct held *h)
 {
