@@ -37,25 +37,27 @@ grep -q "failed on 'stdin#3': 'sh' timed out; its process group was stopped" "$t
 ok $? "the hanging item fails with a timeout"
 no_leftovers "a hanging command"
 
-# A worker process that overruns its item is killed and replaced.
-cat > "$tmp/slow.yml" <<YML
+# Runs the six items through the test plugin as stage p on two worker
+# processes, with the plugin's options WITH and the stage's keys KEYS;
+# output in $tmp/out, messages in $tmp/err.
+probe_run() { # with, keys
+	cat > "$tmp/probe.yml" <<YML
 input: {lines: "-"}
 stages:
-  - {name: p, kind: cpu, workers: 2, plugin: $PROBE, with: {hang_on: 'stdin#2'}, timeout: 1s, on_error: skip}
+  - {name: p, kind: cpu, workers: 2, plugin: $PROBE, with: {$1}, $2}
 YML
-timeout 60 "$PIPERUN" "$tmp/slow.yml" < "$tmp/6" > "$tmp/out" 2> "$tmp/err"
+	timeout 120 "$PIPERUN" "$tmp/probe.yml" < "$tmp/6" > "$tmp/out" 2> "$tmp/err"
+}
+
+# A worker process that overruns its item is killed and replaced.
+probe_run "hang_on: 'stdin#2'" "timeout: 1s, on_error: skip"
 is 1 $? "a worker that overruns: the run ends, with 1"
 is 5 "$(wc -l < "$tmp/out" | tr -d ' ')" "every other item comes out"
 grep -q "failed on 'stdin#2': timed out after 1s; its worker process was killed" "$tmp/err"
 ok $? "the item fails, naming the timeout"
 
 # A plugin that crashes takes only its worker process with it.
-cat > "$tmp/crash.yml" <<YML
-input: {lines: "-"}
-stages:
-  - {name: p, kind: cpu, workers: 2, plugin: $PROBE, with: {crash_on: 'stdin#4'}, on_error: skip}
-YML
-"$PIPERUN" "$tmp/crash.yml" < "$tmp/6" > "$tmp/out" 2> "$tmp/err"
+probe_run "crash_on: 'stdin#4'" "on_error: skip"
 is 1 $? "a crashing plugin: the run ends, with 1"
 is "stdin#1#0 stdin#2#0 stdin#3#0 stdin#5#0 stdin#6#0" "$(awk '{ print $1 }' "$tmp/out" | tr '\n' ' ' | sed 's/ $//')" "every other item comes out, in order"
 if [ -n "$PIPERUN_SANITIZED" ]; then
@@ -69,18 +71,7 @@ ok $? "the item fails, naming the signal"
 # Under on_error: retry, an item whose worker process dies goes to the
 # replacement for another attempt, after the backoff.
 mkdir "$tmp/once"
-cat > "$tmp/crash-once.yml" <<YML
-input: {lines: "-"}
-stages:
-  - name: p
-    kind: cpu
-    workers: 2
-    plugin: $PROBE
-    with: {crash_on: 'stdin#4', once_dir: '$tmp/once', log: '$tmp/log-once'}
-    on_error: retry
-    retries: 2
-YML
-"$PIPERUN" "$tmp/crash-once.yml" < "$tmp/6" > "$tmp/out" 2> "$tmp/err"
+probe_run "crash_on: 'stdin#4', once_dir: '$tmp/once', log: '$tmp/log-once'" "on_error: retry, retries: 2"
 is 0 $? "a worker that dies once, under retry: the run succeeds"
 is "stdin#1#0 stdin#2#0 stdin#3#0 stdin#4#0 stdin#5#0 stdin#6#0" "$(awk '{ print $1 }' "$tmp/out" | tr '\n' ' ' | sed 's/ $//')" "every item comes out, in order"
 is 2 "$(grep -c '^stdin#4$' "$tmp/log-once")" "the item had two attempts"
@@ -88,18 +79,7 @@ grep -q "stage 'p' will try 'stdin#4' again (attempt 2 of 3): worker process [0-
 ok $? "the second attempt is announced, with how the worker ended"
 
 # A worker that dies on every attempt: the item fails after 1 + retries.
-cat > "$tmp/crash-always.yml" <<YML
-input: {lines: "-"}
-stages:
-  - name: p
-    kind: cpu
-    workers: 2
-    plugin: $PROBE
-    with: {crash_on: 'stdin#4', log: '$tmp/log-always'}
-    on_error: retry
-    retries: 2
-YML
-"$PIPERUN" "$tmp/crash-always.yml" < "$tmp/6" > "$tmp/out" 2> "$tmp/err"
+probe_run "crash_on: 'stdin#4', log: '$tmp/log-always'" "on_error: retry, retries: 2"
 is 1 $? "a worker that dies on every attempt: the run ends, with 1"
 is 3 "$(grep -c '^stdin#4$' "$tmp/log-always")" "the item had 1 + retries attempts"
 grep -q "failed on 'stdin#4': worker process" "$tmp/err"
@@ -110,19 +90,7 @@ is 5 "$(wc -l < "$tmp/out" | tr -d ' ')" "every other item comes out"
 # An item that overruns its timeout once: its worker is killed, and the
 # replacement tries it again.
 rm -rf "$tmp/once" && mkdir "$tmp/once"
-cat > "$tmp/hang-once.yml" <<YML
-input: {lines: "-"}
-stages:
-  - name: p
-    kind: cpu
-    workers: 2
-    plugin: $PROBE
-    with: {hang_on: 'stdin#2', once_dir: '$tmp/once'}
-    timeout: 1s
-    on_error: retry
-    retries: 1
-YML
-timeout 60 "$PIPERUN" "$tmp/hang-once.yml" < "$tmp/6" > "$tmp/out" 2> "$tmp/err"
+probe_run "hang_on: 'stdin#2', once_dir: '$tmp/once'" "timeout: 1s, on_error: retry, retries: 1"
 is 0 $? "an item that overruns once, under retry: the run succeeds"
 is 6 "$(wc -l < "$tmp/out" | tr -d ' ')" "every item comes out"
 grep -q "stage 'p' will try 'stdin#2' again (attempt 2 of 2): timed out after 1s; its worker process was killed" "$tmp/err"
@@ -131,19 +99,7 @@ ok $? "the second attempt is announced, naming the timeout"
 # Attempts that fail by themselves each have the whole timeout: the
 # worker is not killed while it retries, though together they take
 # longer than the timeout.
-cat > "$tmp/fail-slow.yml" <<YML
-input: {lines: "-"}
-stages:
-  - name: p
-    kind: cpu
-    workers: 2
-    plugin: $PROBE
-    with: {slow_on: 'stdin#2', fail_on: 'stdin#2', log: '$tmp/log-slow'}
-    timeout: 3s
-    on_error: retry
-    retries: 3
-YML
-timeout 120 "$PIPERUN" "$tmp/fail-slow.yml" < "$tmp/6" > "$tmp/out" 2> "$tmp/err"
+probe_run "slow_on: 'stdin#2', fail_on: 'stdin#2', log: '$tmp/log-slow'" "timeout: 3s, on_error: retry, retries: 3"
 is 1 $? "slow attempts that fail: the run ends, with 1"
 is 4 "$(grep -c '^stdin#2$' "$tmp/log-slow")" "the item had all 1 + retries attempts"
 grep -q "failed on 'stdin#2': failed as asked" "$tmp/err"
