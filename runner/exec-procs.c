@@ -454,9 +454,11 @@ try_again(struct proc *w, struct pr_item *item, const char *how)
 	unsigned used = item->tries + 1;
 
 	if (w->status != NULL &&
-	    atomic_load(&w->status->started) == atomic_load(&w->status->done) + 1 &&
-	    atomic_load(&w->status->tried) > used)
-		used = (unsigned)atomic_load(&w->status->tried);
+	    atomic_load(&w->status->started) == atomic_load(&w->status->done) + 1) {
+		uint64_t tried = atomic_load(&w->status->tried);
+		if (tried > used)
+			used = (unsigned)tried;
+	}
 	if (c->on_error != PR_ON_ERROR_RETRY || used >= c->retries + 1 || pr_stage_run_cancelled(sr))
 		return 0;
 	item->tries = used;
