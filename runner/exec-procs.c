@@ -586,6 +586,11 @@ proc_feeder(void *arg)
 			free(err);
 		}
 	}
+	/* No more items: the worker sees the end of its input and closes its
+	 * stage and exits now, while the later stages finish, alongside the
+	 * other workers, rather than one at a time when the run stops. */
+	if (w->fd >= 0)
+		shutdown(w->fd, SHUT_WR);
 	return NULL;
 }
 

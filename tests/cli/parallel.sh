@@ -161,6 +161,22 @@ after=$(awk '{ split($1, n, "#") } n[2] > 5 { print $2 }' "$tmp/out" | sort -u)
 	[ "$after" != "$killed" ]
 ok $? "the worker was replaced (pid $killed killed, $after ran items 6-20)"
 
+# Worker processes close their stage once its last item is done, not when
+# the whole run ends: here they close while the next stage still spends
+# 2 s on stdin#8.
+cat > "$tmp/close.yml" <<YML
+input: {lines: "-"}
+stages:
+  - {name: first, kind: cpu, workers: 2, plugin: $PROBE, with: {close_log: "$tmp/closed"}}
+  - {name: second, kind: io, workers: 1, plugin: $PROBE, with: {slow_on: "stdin#8"}}
+YML
+"$PIPERUN" "$tmp/close.yml" < "$tmp/8" > "$tmp/out"
+is 0 $? "a cpu stage before a slow one: run exits 0"
+end=$(awk '$1 == "stdin#8#0" { print $6 }' "$tmp/out")
+[ -n "$end" ] && [ "$(wc -l < "$tmp/closed")" -ge 3 ] &&
+	awk -v end="$end" '$2 > end - 1 { bad = 1 } END { exit bad }' "$tmp/closed"
+ok $? "its workers closed the stage over 1 s before the slow item ended"
+
 # A worker sends results a batch at a time, but an item that runs long does
 # not hold back those finished before it: stdin#1's result reaches the next
 # stage while stdin#2 still runs (for 2 s).

@@ -10,7 +10,8 @@
  * name: it sleeps for an hour on it), slow_on (an item name: it sleeps 2 s
  * more on it), fail_on (an item name: it fails, after any sleep), once_dir (a folder: die_on, crash_on and hang_on hold only
  * the first time, which leaves a file named after the item there), log (a
- * file: each attempt on an item appends the item's name to it).
+ * file: each attempt on an item appends the item's name to it), close_log
+ * (a file: closing the state appends "PID TIME" to it).
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -27,6 +28,7 @@ struct probe {
 	double sleep, spin, jitter;
 	int fanout;
 	const char *die_on, *crash_on, *hang_on, *slow_on, *fail_on, *once_dir, *log;
+	const char *close_log;
 };
 
 static unsigned
@@ -65,7 +67,8 @@ probe_open(const struct piperun_host *host, struct piperun_opts *opts, void **st
 	    host->opt_string(opts, "slow_on", &p->slow_on) < 0 ||
 	    host->opt_string(opts, "fail_on", &p->fail_on) < 0 ||
 	    host->opt_string(opts, "once_dir", &p->once_dir) < 0 ||
-	    host->opt_string(opts, "log", &p->log) < 0) {
+	    host->opt_string(opts, "log", &p->log) < 0 ||
+	    host->opt_string(opts, "close_log", &p->close_log) < 0) {
 		free(p);
 		return -1;
 	}
@@ -160,7 +163,16 @@ probe_process(void *state, const struct piperun_host *host, const struct piperun
 static void
 probe_close(void *state)
 {
-	free(state);
+	struct probe *p = state;
+
+	if (p->close_log != NULL) {
+		FILE *f = fopen(p->close_log, "ae");
+		if (f != NULL) {
+			fprintf(f, "%ld %.6f\n", (long)getpid(), now());
+			fclose(f);
+		}
+	}
+	free(p);
 }
 
 PIPERUN_STAGE_EXPORT = {
