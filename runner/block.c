@@ -381,3 +381,13 @@ pr_block_stats(unsigned *blocks, unsigned *busy)
 	}
 	pthread_mutex_unlock(&pool.lock);
 }
+
+void
+pr_block_trim(void)
+{
+	pthread_mutex_lock(&pool.lock);
+	for (unsigned i = 0; i < PR_BLOCK_IDS; i++)
+		if (pool.blocks[i] != NULL && atomic_load(&pool.blocks[i]->refs) == 0)
+			block_unmake(pool.blocks[i]);
+	pthread_mutex_unlock(&pool.lock);
+}

@@ -102,5 +102,8 @@ void pr_mailbox_close(struct pr_mailbox *m);
 
 /* The pool's own blocks: how many exist, and how many are in use. */
 void pr_block_stats(unsigned *blocks, unsigned *busy);
+/* Lets go of every free block, pages and all: for when no more items
+ * will come for a while, such as at the end of a run. */
+void pr_block_trim(void);
 
 #endif

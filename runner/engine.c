@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "runner/block.h"
 #include "runner/engine.h"
 #include "runner/executor.h"
 #include "runner/source.h"
@@ -841,6 +842,9 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 		close(e.tick_wake[0]);
 		close(e.tick_wake[1]);
 	}
+	/* Every item is done: the free blocks' pages go now, while worker
+	 * processes exit, rather than after them, when piperun exits. */
+	pr_block_trim();
 stop:
 	for (size_t i = 0; i < started; i++)
 		e.runs[i].ex->stop(&e.runs[i]);

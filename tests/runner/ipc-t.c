@@ -236,6 +236,20 @@ main(void)
 	pr_block_drop(pr_block_alloc(BIG));
 	pr_block_stats(&now, &busy);
 	is_int(made - 2, now, "and the one after it another");
+
+	/* At the end of a run every free block goes at once; those in use
+	 * stay. */
+	x[0] = pr_block_alloc(BIG);
+	pr_block_stats(&made, &busy);
+	pr_block_trim();
+	pr_block_stats(&now, &busy);
+	ok(made > busy && now == busy && busy >= 1,
+	   "trimming lets every free block go, not the busy ones (%u of %u kept)", now, made);
+	pr_block_drop(x[0]);
+	pr_block_trim();
+	unsigned left, held;
+	pr_block_stats(&left, &held);
+	is_int(now - 1, left, "and a busy one goes too once it is free");
 #else
 	ok(1, "# SKIP no memfd_create: large items go through the socket");
 	(void)got;
