@@ -281,6 +281,49 @@ deliver_held(struct pr_stage_run *sr, struct pr_outcome *held, size_t *n, size_t
 	*n = *bytes = 0;
 }
 
+/* Takes worker INDEX's next items into BATCH: a few small ones at a time
+ * when many wait (one wake-up for several), never more than a fair share
+ * of what is queued.  Slow items that compute go through the gate one at a
+ * time, and the worker waits for its turn before it takes one: the
+ * earliest item queued then starts first, where workers that each held an
+ * item at the gate would go in in no particular order, and results that
+ * wait in the reorder buffer for an earlier item hold their memory.
+ * Returns how many, 0 once the queue is closed and empty; *GATED is set
+ * when the worker holds a turn at the gate for the first item. */
+static size_t
+next_items(struct pool *pool, unsigned index, pid_t tid, struct pr_item_list *batch,
+           double *waited, int *gated)
+{
+	int slowly = slow(pool);
+
+	*gated = 0;
+	*waited = 0;
+	while (slowly && !atomic_load(&pool->open)) {
+		uint64_t seq;
+		double waited_now;
+		if (!pr_queue_wait(&pool->queue, &waited_now))
+			return 0;
+		*waited += waited_now;
+		gate_enter(pool, index, tid);
+		/* Past the stage's bounds the worker waits without an item, and
+		 * its turn goes to another, so that whoever goes on next takes
+		 * the earliest item. */
+		if (pr_queue_front(&pool->queue, &seq) &&
+		    !pr_stage_run_may_start(pool->sr, seq, 0)) {
+			gate_quit(pool, index);
+			pr_stage_run_may_start(pool->sr, seq, 1);
+		} else if (pr_queue_trypop(&pool->queue, 1, share(pool), batch) > 0) {
+			*gated = 1;
+			return 1;
+		} else {
+			gate_quit(pool, index); /* another worker took it */
+		}
+		slowly = slow(pool);
+	}
+	return pr_queue_pop(&pool->queue, slowly ? 1 : take_count(pool), share(pool), batch,
+	                    waited);
+}
+
 static void *
 pool_worker(void *arg)
 {
@@ -292,10 +335,9 @@ pool_worker(void *arg)
 	size_t nheld = 0, bytes = 0;
 	double waited, clock;
 	pid_t tid = (pid_t)syscall(SYS_gettid);
+	int in_gate;
 
-	/* A few small items at a time when many wait (one wake-up for
-	 * several), never more than a fair share of what is queued. */
-	while (pr_queue_pop(&pool->queue, take_count(pool), share(pool), &batch, &waited) > 0) {
+	while (next_items(pool, w->index, tid, &batch, &waited, &in_gate) > 0) {
 		struct pr_item *item;
 
 		pr_stage_run_waited(sr, waited);
@@ -305,12 +347,13 @@ pool_worker(void *arg)
 		uint64_t cpu0 = thread_cpu_ns(), t;
 		while ((item = pr_item_list_pop(&batch)) != NULL) {
 			struct pr_outcome *o = &held[nheld];
-			int gated = slow(pool);
+			int gated = in_gate || slow(pool);
 			long before = 0;
 			/* The stage's bounds are seen to after the gate, which may
 			 * have held the item while results came. */
-			if (gated)
+			if (gated && !in_gate)
 				gate_enter(pool, w->index, tid);
+			in_gate = 0;
 			if (!pr_stage_run_may_start(sr, item->seq, 0)) {
 				/* What this worker holds may be what the stage waits
 				 * for; another item may go through the gate meanwhile. */

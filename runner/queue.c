@@ -93,6 +93,36 @@ pr_queue_trypop(struct pr_queue *q, size_t max, size_t share, struct pr_item_lis
 	return queue_pop(q, max, share, out, 0, NULL);
 }
 
+int
+pr_queue_wait(struct pr_queue *q, double *waited)
+{
+	double t0 = 0;
+	int any;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->items.count == 0 && !q->closed)
+		t0 = pr_now();
+	while (q->items.count == 0 && !q->closed)
+		pthread_cond_wait(&q->ready, &q->lock);
+	any = q->items.count > 0;
+	*waited = t0 > 0 ? pr_now() - t0 : 0;
+	pthread_mutex_unlock(&q->lock);
+	return any;
+}
+
+int
+pr_queue_front(struct pr_queue *q, uint64_t *seq)
+{
+	int any;
+
+	pthread_mutex_lock(&q->lock);
+	any = q->items.head != NULL;
+	if (any)
+		*seq = q->items.head->seq;
+	pthread_mutex_unlock(&q->lock);
+	return any;
+}
+
 void
 pr_queue_done(struct pr_queue *q)
 {

@@ -41,6 +41,14 @@ size_t pr_queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item
 /* As pr_queue_pop(), without waiting: 0 when no item is queued now. */
 size_t pr_queue_trypop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out);
 
+/* Waits until an item is queued, without taking it: returns 1, or 0 once
+ * the queue is closed and empty.  *WAITED gets the seconds spent waiting. */
+int pr_queue_wait(struct pr_queue *q, double *waited);
+
+/* The number (seq) of the item that would be popped next, in *SEQ:
+ * returns 0 when no item is queued. */
+int pr_queue_front(struct pr_queue *q, uint64_t *seq);
+
 /* A worker is done with the batch it popped last.  Only an executor that
  * asks pr_queue_idle() needs to say so. */
 void pr_queue_done(struct pr_queue *q);

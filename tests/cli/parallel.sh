@@ -56,6 +56,31 @@ else
 	ok 0 "# SKIP io, computing: this machine has $cpus CPUs, as many as the threads"
 fi
 
+# Such items start in input order, though eight threads wait for a CPU's
+# turn: here each gives a 3 MiB result, more than the stage may hold, for
+# a slow next stage, so workers keep waiting for room.  An item starts at
+# most as many places late as there are CPUs (two at the gate may start in
+# either order); a worker that took its item before its turn would start
+# it far behind later ones.  (The log has each item's name as it starts.)
+if [ "$cpus" -lt 8 ]; then
+	seq 1 40 > "$tmp/40"
+	cat > "$tmp/order.yml" <<YML
+input: {lines: "-"}
+stages:
+  - {name: first, kind: io, workers: 8, plugin: $PROBE,
+     with: {spin: 2ms, bulk: 3MiB, log: "$tmp/started"}}
+  - {name: second, kind: io, workers: 1, plugin: $PROBE, with: {sleep: 10ms}}
+YML
+	"$PIPERUN" "$tmp/order.yml" < "$tmp/40" > "$tmp/out"
+	is 0 $? "io, computing, large results: run exits 0"
+	late=$(awk '{ split($1, a, "#"); n = a[2] + 0; if (n > m) m = n; if (m - n > late) late = m - n }
+		END { print late + 0 }' "$tmp/started")
+	[ "$(wc -l < "$tmp/started")" -eq 40 ] && [ "$late" -le "$cpus" ]
+	ok $? "io, computing, large results: items start in order (at most $late places late)"
+else
+	ok 0 "# SKIP io, computing, in order: this machine has $cpus CPUs, as many as the threads"
+fi
+
 # io items that take well under a microsecond of CPU run in the thread that
 # hands them over, with no handoff to a worker: in the trace, many of 5000
 # lines cleaned on an io stage ran on piperun's main thread (pid = tid).

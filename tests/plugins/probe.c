@@ -11,7 +11,8 @@
  * more on it), fail_on (an item name: it fails, after any sleep), once_dir (a folder: die_on, crash_on and hang_on hold only
  * the first time, which leaves a file named after the item there), log (a
  * file: each attempt on an item appends the item's name to it), close_log
- * (a file: closing the state appends "PID TIME" to it).
+ * (a file: closing the state appends "PID TIME" to it), bulk (a size:
+ * each result is padded with spaces to this many bytes).
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -29,6 +30,7 @@ struct probe {
 	int fanout;
 	const char *die_on, *crash_on, *hang_on, *slow_on, *fail_on, *once_dir, *log;
 	const char *close_log;
+	uint64_t bulk;
 };
 
 static unsigned
@@ -68,7 +70,8 @@ probe_open(const struct piperun_host *host, struct piperun_opts *opts, void **st
 	    host->opt_string(opts, "fail_on", &p->fail_on) < 0 ||
 	    host->opt_string(opts, "once_dir", &p->once_dir) < 0 ||
 	    host->opt_string(opts, "log", &p->log) < 0 ||
-	    host->opt_string(opts, "close_log", &p->close_log) < 0) {
+	    host->opt_string(opts, "close_log", &p->close_log) < 0 ||
+	    host->opt_size(opts, "bulk", &p->bulk) < 0) {
 		free(p);
 		return -1;
 	}
@@ -154,8 +157,19 @@ probe_process(void *state, const struct piperun_host *host, const struct piperun
 		int n = snprintf(line, sizeof(line), "%s#%u %ld %ld %ld %.6f %.6f\n", item->name, i,
 		                 (long)getpid(), (long)getppid(), (long)syscall(SYS_gettid), start,
 		                 now());
-		if (host->emit(out, NULL, line, (size_t)n) < 0)
+		if (p->bulk > (uint64_t)n) {
+			char *big = malloc((size_t)p->bulk);
+			if (big == NULL)
+				return -1;
+			memcpy(big, line, (size_t)n);
+			memset(big + n, ' ', (size_t)p->bulk - (size_t)n);
+			int rc = host->emit(out, NULL, big, (size_t)p->bulk);
+			free(big);
+			if (rc < 0)
+				return -1;
+		} else if (host->emit(out, NULL, line, (size_t)n) < 0) {
 			return -1;
+		}
 	}
 	return 0;
 }
