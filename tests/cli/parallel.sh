@@ -62,7 +62,11 @@ fi
 # most as many places late as there are CPUs (two at the gate may start in
 # either order); a worker that took its item before its turn would start
 # it far behind later ones.  (The log has each item's name as it starts.)
-if [ "$cpus" -lt 8 ]; then
+# Under sanitizers the items wait on their allocator's locks, so they are
+# seen to wait, and items that wait all run at once, in no order.
+if [ -n "$PIPERUN_SANITIZED" ]; then
+	ok 0 "# SKIP io, computing, in order: sanitizer builds make items wait"
+elif [ "$cpus" -lt 8 ]; then
 	seq 1 40 > "$tmp/40"
 	cat > "$tmp/order.yml" <<YML
 input: {lines: "-"}
