@@ -320,8 +320,7 @@ next_items(struct pool *pool, unsigned index, pid_t tid, struct pr_item_list *ba
 		}
 		slowly = slow(pool);
 	}
-	return pr_queue_pop(&pool->queue, slowly ? 1 : take_count(pool), share(pool), batch,
-	                    waited);
+	return pr_queue_pop(&pool->queue, take_count(pool), share(pool), batch, waited);
 }
 
 static void *

@@ -8,11 +8,12 @@
  * die_on (an item name: the process kills itself with SIGKILL on it),
  * crash_on (an item name: a segmentation fault on it), hang_on (an item
  * name: it sleeps for an hour on it), slow_on (an item name: it sleeps 2 s
- * more on it), fail_on (an item name: it fails, after any sleep), once_dir (a folder: die_on, crash_on and hang_on hold only
- * the first time, which leaves a file named after the item there), log (a
- * file: each attempt on an item appends the item's name to it), close_log
- * (a file: closing the state appends "PID TIME" to it), bulk (a size:
- * each result is padded with spaces to this many bytes).
+ * more on it), fail_on (an item name: it fails, after any sleep),
+ * once_dir (a folder: die_on, crash_on and hang_on hold only the first
+ * time, which leaves a file named after the item there), log (a file: each
+ * attempt on an item appends the item's name to it), close_log (a file:
+ * closing the state appends "PID TIME" to it), bulk (a size: each result
+ * is padded with spaces to this many bytes).
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -157,19 +158,21 @@ probe_process(void *state, const struct piperun_host *host, const struct piperun
 		int n = snprintf(line, sizeof(line), "%s#%u %ld %ld %ld %.6f %.6f\n", item->name, i,
 		                 (long)getpid(), (long)getppid(), (long)syscall(SYS_gettid), start,
 		                 now());
-		if (p->bulk > (uint64_t)n) {
-			char *big = malloc((size_t)p->bulk);
-			if (big == NULL)
+		const char *data = line;
+		size_t size = (size_t)n;
+		char *big = NULL;
+		if (p->bulk > size) {
+			if ((big = malloc((size_t)p->bulk)) == NULL)
 				return -1;
-			memcpy(big, line, (size_t)n);
-			memset(big + n, ' ', (size_t)p->bulk - (size_t)n);
-			int rc = host->emit(out, NULL, big, (size_t)p->bulk);
-			free(big);
-			if (rc < 0)
-				return -1;
-		} else if (host->emit(out, NULL, line, (size_t)n) < 0) {
-			return -1;
+			memcpy(big, line, size);
+			memset(big + size, ' ', (size_t)p->bulk - size);
+			data = big;
+			size = (size_t)p->bulk;
 		}
+		int rc = host->emit(out, NULL, data, size);
+		free(big);
+		if (rc < 0)
+			return -1;
 	}
 	return 0;
 }
