@@ -533,7 +533,10 @@ def main():
     ap.add_argument("--runs", type=int, help="measured runs per peer (default 5, --quick 2)")
     ap.add_argument("--workdir", help="work folder (default /dev/shm/piperun-bench, a tmpfs)")
     ap.add_argument("--only", help="comma-separated workloads to run, e.g. W1,W4")
-    ap.add_argument("--doc", help="results file (default docs/benchmarks.md; with --quick WORKDIR/benchmarks.md)")
+    ap.add_argument("--w1-files", type=int, metavar="N",
+                    help="W1 with N files instead of 64 (16 with --quick), to see how its costs grow "
+                         "with the input; not the reference numbers")
+    ap.add_argument("--doc", help="results file (default docs/benchmarks.md; with --quick or --w1-files, WORKDIR/benchmarks.md)")
     ap.add_argument("--piperun", default=os.path.join(ROOT, "piperun"), help="the piperun binary")
     ap.add_argument("--timeout", type=int, default=900, help="seconds before one run is killed")
     ap.add_argument("--max-wait", type=int, default=1200,
@@ -561,6 +564,12 @@ def main():
         if args.runs < 1:
             die("--runs must be at least 1")
         s.runs = args.runs
+    if args.w1_files is not None:
+        if args.w1_files < 1:
+            die("--w1-files must be at least 1")
+        s.w1_files = args.w1_files
+    # the reference numbers are the full run's sizes
+    s.reference = not s.quick and s.w1_files == 64
     only = None
     if args.only:
         only = {w.strip().upper() for w in args.only.split(",") if w.strip()}
@@ -581,7 +590,7 @@ def main():
     if fstype != "tmpfs":
         log("warning: %s is on %s, not tmpfs: file pages that sit idle may leave the page cache and "
             "turn timings into disk timings" % (work, fstype or "an unknown file system"))
-    doc = args.doc or (os.path.join(work, "benchmarks.md") if args.quick else os.path.join(ROOT, "docs", "benchmarks.md"))
+    doc = args.doc or (os.path.join(ROOT, "docs", "benchmarks.md") if s.reference else os.path.join(work, "benchmarks.md"))
 
     piperun = os.path.abspath(args.piperun)
     if not os.access(piperun, os.X_OK):
@@ -1202,7 +1211,9 @@ def write_doc(doc, args, s, workloads, m, verdicts, selfchecks, elapsed, ncpu, p
     L.append("")
     L.append("This file is written by `bench/run` (see bench/README.md); do not edit it by hand, "
              "run the benchmark again.%s" % (" **Quick mode: fewer runs and smaller workloads — "
-                                               "not the reference numbers.**" if s.quick else ""))
+                                               "not the reference numbers.**" if s.quick else
+                                               " **W1 with %d files instead of 64 — not the reference "
+                                               "numbers.**" % s.w1_files if not s.reference else ""))
     L.append("")
     L.append("## Run")
     L.append("")
