@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef HAVE_SYS_PRCTL_H
+#include <sys/prctl.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -241,6 +244,11 @@ pr_worker_main(int fd, int status_fd)
 	sigaddset(&sigs, SIGPIPE);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 
+#ifdef HAVE_SYS_PRCTL_H
+	/* Started as /proc/self/exe, the worker would show as "exe" in ps(1)
+	 * and top(1): it is piperun. */
+	prctl(PR_SET_NAME, "piperun", 0, 0, 0);
+#endif
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	if (status_fd >= 0) {
 		void *p = mmap(NULL, sizeof(*status), PROT_READ | PROT_WRITE, MAP_SHARED, status_fd, 0);

@@ -7,7 +7,7 @@ case $PIPERUN in /*) ;; *) PIPERUN=$(pwd)/$PIPERUN ;; esac
 case $tmp in /*) ;; *) tmp=$(pwd)/$tmp ;; esac
 top=$(pwd)
 
-plan 199
+plan 200
 
 # skip_one REASON: one test that cannot run here.
 skip_one() {
@@ -575,6 +575,18 @@ for kind in io cpu; do
 	is "0 0 $#" "$rc $bad $(wc -l <"$tmp/out" | tr -d ' ')" \
 		"exec ($kind): each child leads its own process group, not its parent's (ps -o pgid)"
 done
+
+# A cpu stage's worker processes are named piperun, as ps(1) and top(1)
+# show them: started as /proc/self/exe, they would be named "exe".
+if [ -r /proc/self/comm ]; then
+	pipeline "$tmp/comm.yml" "- {name: x, kind: cpu, run: exec, with: {command: [sh, -c, 'cat /proc/\$PPID/comm']}}"
+	"$PIPERUN" "$tmp/comm.yml" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	is "0 $# piperun" "$rc $(grep -c . "$tmp/out") $(sort -u "$tmp/out")" \
+		"exec (cpu): the worker process that runs the command is named piperun (/proc/PID/comm)"
+else
+	skip_one "no /proc/PID/comm"
+fi
 
 # In --sync one item runs at a time, so when a command runs, the commands
 # before it must have been reaped: no child of piperun is a zombie.
