@@ -123,8 +123,12 @@ signal_run() { # label, signals (e.g. "INT" or "INT INT"), extra options
 import signal, subprocess, sys, time
 piperun, tmp, sigs, extra = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4:]
 with open(tmp + "/400") as stdin:
+    # A shell without job control starts background commands with SIGINT
+    # ignored, and piperun keeps an ignored SIGINT ignored (see below):
+    # the test's piperun takes the signals as a terminal would send them.
     p = subprocess.Popen([piperun, "--stats", tmp + "/stats.json"] + extra + [tmp + "/slowwrite.yml"],
-                         stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                         stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(1.0)
     for s in sigs:
         p.send_signal(getattr(signal, "SIG" + s))
