@@ -55,13 +55,17 @@ grow(const struct piperun_host *host, unsigned char *buf, size_t *cap)
 	return p;
 }
 
+/* The output is made in a buffer of this size and moved over the input
+ * read so far, when the stage may write over its input. */
+#define BOUNCE (64 * 1024)
+
 static int
 compress_item(const struct gzip_state *g, const struct piperun_host *host,
               const struct piperun_item *item, struct piperun_out *out)
 {
 	z_stream z;
-	unsigned char *buf;
-	size_t cap;
+	unsigned char *buf = NULL, *input = NULL, *bounce = NULL;
+	size_t cap, len = 0;
 	int rc;
 
 	memset(&z, 0, sizeof(z));
@@ -70,7 +74,19 @@ compress_item(const struct gzip_state *g, const struct piperun_host *host,
 		return -1;
 	}
 	cap = deflateBound(&z, item->len) + 32;
-	buf = host->alloc(cap);
+	/* A large item is compressed over itself, where it lies, sparing the
+	 * memory (and in a worker process, the pages) of a result as large as
+	 * the item: zlib copies what it reads into a window of its own, so the
+	 * bytes it has read may be written over.  Should the output catch up
+	 * with the input (data that does not compress), the rest goes to
+	 * memory of the stage's own. */
+	if (item->len >= BOUNCE && (host->abi & 0xffffu) >= 3 && host->reuse_input != NULL &&
+	    (bounce = malloc(BOUNCE)) != NULL &&
+	    (input = host->reuse_input(out, item->len)) == NULL) {
+		free(bounce);
+		bounce = NULL;
+	}
+	buf = input != NULL ? input : host->alloc(cap);
 	if (buf == NULL) {
 		deflateEnd(&z);
 		host->item_error(out, "out of memory");
@@ -78,21 +94,50 @@ compress_item(const struct gzip_state *g, const struct piperun_host *host,
 	}
 	/* deflateBound() is enough for one call, but uInt limits each call. */
 	z.next_in = (unsigned char *)item->data;
-	z.next_out = buf;
 	do {
 		size_t in_left = item->len - (size_t)((const unsigned char *)z.next_in - item->data);
 		z.avail_in = in_left > 1u << 30 ? 1u << 30 : (uInt)in_left;
-		size_t out_left = cap - (size_t)(z.next_out - buf);
-		z.avail_out = out_left > 1u << 30 ? 1u << 30 : (uInt)out_left;
+		if (bounce != NULL) {
+			z.next_out = bounce;
+			z.avail_out = BOUNCE;
+		} else {
+			size_t out_left = cap - len;
+			z.next_out = buf + len;
+			z.avail_out = out_left > 1u << 30 ? 1u << 30 : (uInt)out_left;
+		}
 		rc = deflate(&z, in_left > z.avail_in ? Z_NO_FLUSH : Z_FINISH);
+		if (bounce == NULL) {
+			len = (size_t)(z.next_out - buf);
+			continue;
+		}
+		size_t made = BOUNCE - z.avail_out;
+		size_t read = (size_t)((const unsigned char *)z.next_in - item->data);
+		if (len + made > read) {
+			unsigned char *own = host->alloc(cap);
+			if (own == NULL) {
+				rc = Z_MEM_ERROR;
+				break;
+			}
+			memcpy(own, buf, len);
+			buf = own;
+		}
+		memcpy(buf + len, bounce, made);
+		len += made;
+		if (buf != input) {
+			free(bounce);
+			bounce = NULL;
+		}
 	} while (rc == Z_OK || rc == Z_BUF_ERROR);
 	deflateEnd(&z);
+	free(bounce);
+	if (input != NULL && input != buf)
+		host->release(input);
 	if (rc != Z_STREAM_END) {
 		host->release(buf);
-		host->item_error(out, "zlib: compression failed");
+		host->item_error(out, rc == Z_MEM_ERROR ? "out of memory" : "zlib: compression failed");
 		return -1;
 	}
-	return host->emit_owned(out, NULL, buf, (size_t)(z.next_out - buf));
+	return host->emit_owned(out, NULL, buf, len);
 }
 
 static int

@@ -3,12 +3,16 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runner/util.h"
 #include "tests/tap/basic.h"
 #include "tests/tap/stage.h"
+
+/* The size from which the stage compresses an item over itself. */
+#define BOUNCE_SIZE (64 * 1024)
 
 /* Runs STAGE on LEN bytes of DATA; returns the one output (or NULL). */
 static struct pr_item *
@@ -46,6 +50,46 @@ main(void)
 	if (back != NULL)
 		is_bytes(data, big, back->data, back->len, "the round trip restores every byte");
 	pr_item_free(back);
+
+	/* A large item is compressed over itself; with `on_error: retry` the
+	 * input must stay as it was, so the result goes elsewhere: the two
+	 * give the same bytes. */
+	z2 = run("{name: z, run: gzip, on_error: retry, with: {level: 6}}", data, big, &err);
+	ok(z2 != NULL, "compresses with on_error: retry");
+	if (z2 != NULL)
+		is_bytes(z->data, z->len, z2->data, z2->len,
+		         "compressing over the input gives the bytes compressing elsewhere gives");
+	pr_item_free(z2);
+
+	/* Where the output would overtake the input not yet read (data that
+	 * does not compress, level 0), the rest goes to memory of its own. */
+	size_t noisy = 1024 * 1024;
+	unsigned char *noise = pr_malloc(noisy);
+	uint32_t seed = 12345;
+	for (size_t i = 0; i < noisy; i++) {
+		seed = seed * 1103515245u + 12345u;
+		noise[i] = (unsigned char)(seed >> 23);
+	}
+	struct { const char *stage; const unsigned char *data; size_t len; const char *what; } over[] = {
+		{ "{name: z, run: gzip, with: {level: 6}}", noise, noisy, "1 MiB of noise, level 6" },
+		{ "{name: z, run: gzip, with: {level: 0}}", data, big, "5 MiB, level 0" },
+		{ "{name: z, run: gzip, with: {level: 9}}", data, BOUNCE_SIZE - 1, "an item just under 64 KiB" },
+		{ "{name: z, run: gzip, with: {level: 9}}", data, BOUNCE_SIZE, "an item of 64 KiB" },
+	};
+	for (size_t k = 0; k < sizeof(over) / sizeof(over[0]); k++) {
+		z2 = run(over[k].stage, over[k].data, over[k].len, &err);
+		back = z2 == NULL ? NULL
+		                  : run("{name: u, run: gzip, with: {decompress: true}}", z2->data, z2->len, &err);
+		ok(back != NULL, "%s: compresses and decompresses", over[k].what);
+		if (back != NULL)
+			is_bytes(over[k].data, over[k].len, back->data, back->len, "%s: the round trip restores every byte",
+			         over[k].what);
+		if (k < 2)
+			ok(z2 != NULL && z2->len > over[k].len, "%s: the output is larger than the input", over[k].what);
+		pr_item_free(z2);
+		pr_item_free(back);
+	}
+	free(noise);
 
 	/* Two members one after the other, as `cat a.gz b.gz`. */
 	z2 = run("{name: z, run: gzip, with: {level: 1}}", "tail\n", 5, &err);
