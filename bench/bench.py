@@ -468,6 +468,7 @@ def run_workload(wl, runner, s):
                 wl.key, peer.label, tag, res["wall_s"], res["cpu_s"],
                 pss_kib(res) / 1024, res["other_cpu_s"], time.time() - t0))
             if r >= s.warmup:
+                res["round"] = r
                 peer.runs.append(res)
 
 
@@ -1087,6 +1088,16 @@ def judge(workloads, s, ncpu):
             ratio <= allowed, "%.1f%% (wall %.3f s, allowed %.3f s)" % (pct_over(p["wall"], ideal * allowed),
                                                                        p["wall"], ideal * allowed))
 
+    def same_round(wl, ka, kb):
+        """A's wall time over B's, round by round: the machine's drift
+        falls on both alike within a round."""
+        a = {x["round"]: x["wall_s"] for x in wl.peer(ka).runs if "round" in x}
+        b = {x["round"]: x["wall_s"] for x in wl.peer(kb).runs if "round" in x}
+        rs = sorted(a[k] / b[k] for k in a if k in b)
+        if len(rs) < 2:
+            return ""
+        return "; round by round %.3f–%.3f×, median %.3f×" % (rs[0], rs[-1], med(rs))
+
     def vs_tbb(key, pk="piperun"):
         wl = by.get(key)
         if not wl:
@@ -1098,7 +1109,8 @@ def judge(workloads, s, ncpu):
         if not p:
             add(key, "at least as fast as oneTBB", "no result", False, "– (no result)")
             return
-        add(key, "at least as fast as oneTBB", "%.3f s vs %.3f s (%.2f×)" % (p["wall"], t["wall"], p["wall"] / t["wall"]),
+        add(key, "at least as fast as oneTBB", "%.3f s vs %.3f s (%.2f×%s)" % (
+            p["wall"], t["wall"], p["wall"] / t["wall"], same_round(wl, pk, "tbb")),
             p["wall"] <= t["wall"], "%.1f%%" % pct_over(p["wall"], t["wall"]))
 
     def ordered_vs_any(key, ordered, anyk, per_item=False):
@@ -1110,7 +1122,7 @@ def judge(workloads, s, ncpu):
             return
         r = a["wall"] / b["wall"]
         add(key, "ordered output ≤ 10%% slower than `order: any` (%s)" % wl.peer(ordered).label.replace("*", ""),
-            "%.3f s vs %.3f s (%+.1f%%)" % (a["wall"], b["wall"], (r - 1) * 100),
+            "%.3f s vs %.3f s (%+.1f%%%s)" % (a["wall"], b["wall"], (r - 1) * 100, same_round(wl, ordered, anyk)),
             r <= 1.10, "%.1f%%" % pct_over(a["wall"], b["wall"] * 1.10))
 
     def faster_than_peers(key, pks, per_item=False):
