@@ -10,8 +10,14 @@
  *                                    its stdin, its stdout to ours, in order
  *   ref msethash FILE                order-independent digest of FILE's lines
  *                                    (to check `order: any` outputs)
+ *   ref split N clean-files|gzip-files OUTDIR FILE...
+ *                                    N processes, each running the mode on
+ *                                    its share of the files
  *
- * Everything runs in one thread, one item after the other.  GNU parallel
+ * Everything runs in one thread, one item after the other; but `split`
+ * runs N such loops at once, each on a contiguous share of the files, with
+ * nothing passed between them: what the work costs on N CPUs when no item
+ * goes from one thread to another, which no pipeline can beat.  GNU parallel
  * and xargs -P run `clean-files`/`gzip-files` on one file per job and
  * `clean-stream` per --pipe block, so they run the same compiled loop.
  */
@@ -26,24 +32,23 @@
 extern char **environ;
 
 static int
-files_mode(int argc, char **argv, int gz)
+files_mode(const char *outdir, char **files, int n, int gz)
 {
 	char path[4096];
-	const char *outdir = argv[2];
 
-	for (int i = 3; i < argc; i++) {
+	for (int i = 0; i < n; i++) {
 		size_t len, olen;
-		unsigned char *in = bench_read_file(argv[i], &len);
+		unsigned char *in = bench_read_file(files[i], &len);
 		unsigned char *out;
 		if (gz) {
 			out = bench_gzip(in, len, 6, &olen);
-			snprintf(path, sizeof(path), "%s/%s.gz", outdir, bench_base(argv[i]));
+			snprintf(path, sizeof(path), "%s/%s.gz", outdir, bench_base(files[i]));
 		} else {
 			out = (unsigned char *)malloc(len + 1);
 			if (out == NULL)
-				bench_die("out of memory", argv[i]);
+				bench_die("out of memory", files[i]);
 			olen = bench_clean(in, len, out);
-			snprintf(path, sizeof(path), "%s/%s", outdir, bench_base(argv[i]));
+			snprintf(path, sizeof(path), "%s/%s", outdir, bench_base(files[i]));
 		}
 		bench_write_file(path, out, olen);
 		free(in);
@@ -196,12 +201,34 @@ msethash_mode(const char *file)
 	return 0;
 }
 
+/* Runs files_mode() on N shares of the FILES files in N processes at once
+ * (ref is single-threaded, so fork() is safe); 0 if all of them did. */
+static int
+split_mode(int n, const char *outdir, char **files, int nfiles, int gz)
+{
+	int status, rc = 0;
+
+	for (int k = 0; k < n; k++) {
+		int from = (int)((long)k * nfiles / n), to = (int)((long)(k + 1) * nfiles / n);
+		pid_t pid = fork();
+		if (pid < 0)
+			bench_die("cannot fork", "split");
+		if (pid == 0)
+			_exit(files_mode(outdir, files + from, to - from, gz));
+	}
+	while (wait(&status) > 0)
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			rc = 1;
+	return rc;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: ref clean-files|gzip-files OUTDIR FILE...\n"
 	                "       ref clean-lines FILE | clean-stream [BLOCK] | msethash FILE\n"
-	                "       ref spawn-lines FILE CMD [ARG...]\n");
+	                "       ref spawn-lines FILE CMD [ARG...]\n"
+	                "       ref split N clean-files|gzip-files OUTDIR FILE...\n");
 	exit(2);
 }
 
@@ -212,9 +239,13 @@ main(int argc, char **argv)
 		usage();
 	bench_init();
 	if (strcmp(argv[1], "clean-files") == 0 && argc >= 3)
-		return files_mode(argc, argv, 0);
+		return files_mode(argv[2], argv + 3, argc - 3, 0);
 	if (strcmp(argv[1], "gzip-files") == 0 && argc >= 3)
-		return files_mode(argc, argv, 1);
+		return files_mode(argv[2], argv + 3, argc - 3, 1);
+	if (strcmp(argv[1], "split") == 0 && argc >= 5 && atoi(argv[2]) > 0 &&
+	    (strcmp(argv[3], "clean-files") == 0 || strcmp(argv[3], "gzip-files") == 0))
+		return split_mode(atoi(argv[2]), argv[4], argv + 5, argc - 5,
+		                  strcmp(argv[3], "gzip-files") == 0);
 	if (strcmp(argv[1], "clean-lines") == 0 && argc == 3)
 		return lines_mode(argv[2]);
 	if (strcmp(argv[1], "clean-stream") == 0 && argc <= 3)
