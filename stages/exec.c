@@ -11,7 +11,9 @@
  * front, so an item's name never becomes an option.
  *
  * The child gets only standard input, output and error, its own process
- * group and an empty signal mask; it is always reaped.
+ * group and an empty signal mask; it is always reaped.  Its signals start
+ * at their default action, except those ignored when the stage opened
+ * (nohup, trap ''), which stay ignored.
  */
 #include "config.h"
 
@@ -39,6 +41,7 @@ struct exec_state {
 	size_t argc;
 	char *path;   /* argv[0] resolved on PATH, or NULL when it must be per item */
 	char *words;  /* storage of a split string */
+	sigset_t sigdefault; /* the signals a command starts at SIG_DFL */
 };
 
 /* Splits S into words in place: blanks separate, '...' and "..." group, a
@@ -155,6 +158,25 @@ exec_close(void *state)
 	free(e);
 }
 
+/* Fills SET with the signals a command must start at their default action:
+ * all but those ignored now, which the command inherits ignored.  Naming
+ * them up front lets posix_spawn() reset each with one call in the child,
+ * where it would otherwise first ask for each disposition: about 60 system
+ * calls fewer per command. */
+static void
+default_signals(sigset_t *set)
+{
+	struct sigaction sa;
+
+	sigfillset(set);
+	sigdelset(set, SIGKILL);
+	sigdelset(set, SIGSTOP);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(set, sig) == 1 && sigaction(sig, NULL, &sa) == 0 &&
+		    sa.sa_handler == SIG_IGN)
+			sigdelset(set, sig);
+}
+
 static int
 exec_open(const struct piperun_host *host, struct piperun_opts *opts, void **state)
 {
@@ -213,6 +235,7 @@ exec_open(const struct piperun_host *host, struct piperun_opts *opts, void **sta
 			goto fail;
 		}
 	}
+	default_signals(&e->sigdefault);
 	return 0;
 fail:
 	exec_close(e);
@@ -438,8 +461,10 @@ exec_process(void *state, const struct piperun_host *host, const struct piperun_
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &e->sigdefault);
 	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+	                                    POSIX_SPAWN_SETPGROUP);
 	spawned = posix_spawn(&pid, path, &fa, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);

@@ -7,7 +7,7 @@ case $PIPERUN in /*) ;; *) PIPERUN=$(pwd)/$PIPERUN ;; esac
 case $tmp in /*) ;; *) tmp=$(pwd)/$tmp ;; esac
 top=$(pwd)
 
-plan 212
+plan 216
 
 # skip_one REASON: one test that cannot run here.
 skip_one() {
@@ -576,6 +576,24 @@ for kind in io cpu; do
 	fds <"$tmp/out" >"$tmp/got"
 	[ $rc -eq 0 ] || diag "exit $rc: $(head -3 "$tmp/err")"
 	same_file "$tmp/want" "$tmp/got" "exec ($kind): every child holds only fds 0 1 2 (and the one ls opens)"
+done
+
+# Signal dispositions: the command starts with every signal at its default
+# action, except those ignored when piperun started (nohup, trap ''), which
+# stay ignored, as when a shell runs the command itself.
+pipeline "$tmp/sig.yml" "- {name: x, run: exec, with: {command: [grep, -E, '^Sig(Ign|Cgt):', /proc/self/status]}}"
+for kind in io cpu; do
+	sed "s/run: exec/kind: $kind, run: exec/" "$tmp/sig.yml" >"$tmp/sig-$kind.yml"
+	for ign in '' 'HUP USR1 ALRM'; do
+		# shellcheck disable=SC2086 # ign is a list of signal names
+		(trap '' $ign; grep -E '^Sig(Ign|Cgt):' /proc/self/status) >"$tmp/want"
+		# shellcheck disable=SC2086
+		(trap '' $ign; exec "$PIPERUN" "$tmp/sig-$kind.yml" short.txt) >"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		[ $rc -eq 0 ] || diag "exit $rc: $(head -3 "$tmp/err")"
+		same_file "$tmp/want" "$tmp/out" \
+			"exec ($kind), started with '${ign:-no signal}' ignored: the command's ignored and caught signals are those a shell gives it"
+	done
 done
 
 # The process tests need procps (ps -o, --ppid; pgrep).
