@@ -45,7 +45,17 @@ struct pr_engine {
 	int broken_pipe;    /* out_fd's reader went away */
 	double t0;
 	int tick_wake[2];  /* wakes the control thread when there is no control */
+	int stop_pipe[2];  /* readable once stop is set, for a source that waits */
 };
+
+/* Takes no more items from the source, and wakes it if it waits for
+ * input: a pipe may stay open and quiet for as long as its writer likes. */
+static void
+stop_run(struct pr_engine *e)
+{
+	if (atomic_exchange(&e->stop, 1) == 0 && e->stop_pipe[1] >= 0)
+		(void)!write(e->stop_pipe[1], "", 1);
+}
 
 static void
 message(struct pr_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -150,6 +160,17 @@ snapshot(struct pr_engine *e, struct pr_stats *live, double now)
 	}
 }
 
+/* How long work in flight has to end once interrupted, before the run is
+ * reported stuck (see pr_run_opts.stuck). */
+#define STUCK_WAIT 2.0
+
+/* The earlier of the times A and B, where 0 means none. */
+static double
+earlier(double a, double b)
+{
+	return a == 0 ? b : b == 0 || a < b ? a : b;
+}
+
 /* Runs beside the pipeline: takes the user's signals (the first stops the
  * source, a second one or the end of the grace period interrupts), and
  * ticks for progress and the trace's queue counters. */
@@ -158,7 +179,7 @@ control_main(void *arg)
 {
 	struct pr_engine *e = arg;
 	struct pr_run_control *c = e->o->control;
-	double deadline = 0, tick = 0, next_tick = 0, next_progress = 0;
+	double deadline = 0, stuck = 0, tick = 0, next_tick = 0, next_progress = 0;
 	struct pr_stats live;
 
 	tick = SINK_DELAY;
@@ -168,15 +189,11 @@ control_main(void *arg)
 	next_tick = pr_now() + tick;
 	while (!atomic_load(&e->done)) {
 		struct pollfd p = { c != NULL ? c->wake[0] : e->tick_wake[0], POLLIN, 0 };
-		double wait = -1, now = pr_now();
+		double until = earlier(earlier(deadline, stuck), tick > 0 ? next_tick : 0), now = pr_now();
 		int ms;
 		char buf[64];
 
-		if (deadline > 0)
-			wait = deadline - now;
-		if (tick > 0 && (wait < 0 || next_tick - now < wait))
-			wait = next_tick - now;
-		ms = wait < 0 && deadline == 0 && tick == 0 ? -1 : wait > 0 ? (int)(wait * 1000) + 1 : 0;
+		ms = until == 0 ? -1 : until > now ? (int)((until - now) * 1000) + 1 : 0;
 		if (poll(&p, 1, ms) > 0)
 			while (read(p.fd, buf, sizeof(buf)) > 0)
 				;
@@ -198,13 +215,29 @@ control_main(void *arg)
 		}
 		if (c == NULL)
 			continue;
-		if (atomic_load(&c->signal) && !atomic_load(&e->stop)) {
-			atomic_store(&e->stop, 1);
-			deadline = pr_now() + e->o->grace;
+		if (atomic_load(&c->signal) && deadline == 0 && !atomic_load(&e->cancel)) {
+			stop_run(e);
+			deadline = now + e->o->grace;
 		}
-		if (atomic_load(&c->cancel) || (deadline > 0 && pr_now() >= deadline)) {
+		if (!atomic_load(&e->cancel) &&
+		    (atomic_load(&c->cancel) || (deadline > 0 && now >= deadline))) {
 			cancel_all(e);
-			deadline = 0;
+			stuck = now + STUCK_WAIT;
+		}
+		if (stuck > 0 && now >= stuck) {
+			/* Code running in this process (a stage on threads) may not
+			 * look at the cancel flag; only its caller can end it. */
+			struct pr_stage_run *last = &e->runs[e->p->nstages - 1];
+			stuck = 0;
+			if (e->o->stuck != NULL) {
+				/* What is in order already goes out first. */
+				if (pthread_mutex_trylock(&last->lock) == 0) {
+					if (!last->passer)
+						sink_flush(e);
+					pthread_mutex_unlock(&last->lock);
+				}
+				e->o->stuck(e->o->ud);
+			}
 		}
 	}
 	free(live.stages);
@@ -299,7 +332,7 @@ report_failure(struct pr_stage_run *sr, const char *name, const char *err)
 {
 	sr->engine->failed = 1;
 	if (sr->conf->on_error != PR_ON_ERROR_SKIP)
-		sr->engine->stop = 1;
+		stop_run(sr->engine);
 	message(sr->engine, "piperun: stage '%s' failed on '%s': %s", sr->conf->name, name, err);
 }
 
@@ -352,11 +385,11 @@ sink_write(struct pr_engine *e, const void *p, size_t len)
 	rc = pr_write_all(e->o->out_fd, p, len);
 	if (rc == -EPIPE) {
 		e->broken_pipe = 1;
-		e->stop = 1;
+		stop_run(e);
 	} else if (rc < 0) {
 		message(e, "piperun: standard output: %s", strerror(-rc));
 		e->failed = 1;
-		e->stop = 1;
+		stop_run(e);
 	}
 }
 
@@ -751,7 +784,8 @@ stats_init(struct pr_engine *e)
 enum pr_run_status
 pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct pr_stats *stats)
 {
-	struct pr_engine e = { .p = p, .o = o, .stats = stats, .t0 = pr_now() };
+	struct pr_engine e = { .p = p, .o = o, .stats = stats, .t0 = pr_now(),
+		               .stop_pipe = { -1, -1 } };
 	struct pr_source *src = NULL;
 	pthread_t control;
 	int controlled = 0;
@@ -795,7 +829,9 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 	if (!o->sync && pr_thread_start(&writer, writer_main, last) == 0)
 		last->writer = 1;
 	src = pr_source_open(&p->input, warn_cb, &e);
-	pr_source_stop_on(src, &e.stop);
+	if (pipe2(e.stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		e.stop_pipe[0] = e.stop_pipe[1] = -1;
+	pr_source_stop_on(src, &e.stop, e.stop_pipe[0]);
 	stats->items_total = pr_source_total(src);
 	e.tick_wake[0] = e.tick_wake[1] = -1;
 	e.out = pr_malloc(SINK_BUFFER);
@@ -861,6 +897,10 @@ stop:
 		pthread_mutex_destroy(&e.runs[i].lock);
 	}
 	pr_source_close(src);
+	if (e.stop_pipe[0] >= 0) {
+		close(e.stop_pipe[0]);
+		close(e.stop_pipe[1]);
+	}
 	if (!controlled)
 		sink_flush(&e);
 	free(e.out);

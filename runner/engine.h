@@ -45,6 +45,11 @@ struct pr_run_opts {
 	 * counts so far; may be NULL. */
 	void (*progress)(void *ud, const struct pr_stats *live);
 	double progress_interval;
+	/* Called from another thread when the work in flight has not ended
+	 * two seconds after it was interrupted (a second signal, or the grace
+	 * period over): stages running in this process may not look at the
+	 * cancel flag.  May end the process; may be NULL. */
+	void (*stuck)(void *ud);
 };
 
 enum pr_run_status {

@@ -157,6 +157,17 @@ print_line(void *ud, const char *line)
 	pthread_mutex_unlock(&stderr_lock);
 }
 
+/* Work in flight did not end after it was interrupted: a stage running
+ * in this process that does not look at the cancel flag.  The user asked
+ * for the run to end, and only ending the process ends such a call. */
+static void
+on_stuck(void *ud)
+{
+	print_line(ud, "piperun: work in flight did not stop when interrupted; "
+	               "exiting without waiting for it");
+	_exit(128 + atomic_load(&control.signal));
+}
+
 /* Opens FILE for writing an output of the run, or says why not. */
 static FILE *
 open_output(const char *file)
@@ -252,6 +263,7 @@ run(const struct cli *cli, const char *file, char *const *inputs, size_t ninputs
 	}
 	if (pr_run_control_init(&control) == 0) {
 		ro.control = &control;
+		ro.stuck = on_stuck;
 		catch_signals();
 	}
 	status = pr_engine_run(p, &ro, &stats);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,8 +32,10 @@ struct pr_source {
 	unsigned char *buf;
 	size_t start, end, cap;
 	int eof;
+	int waits;           /* a pipe, terminal or socket: reads may wait */
 	int stopped;
 	const atomic_int *stop;
+	int stop_fd;         /* readable once *stop is set; -1: none */
 };
 
 static void
@@ -170,6 +173,7 @@ pr_source_open(const struct pr_input *in, pr_warn_fn *warn, void *ud)
 
 	s->in = in;
 	s->fd = -1;
+	s->stop_fd = -1;
 	switch (in->type) {
 	case PR_INPUT_GLOB:
 		expand_globs(s, warn, ud);
@@ -208,8 +212,40 @@ open_next(struct pr_source *s, char **err)
 			*err = pr_asprintf("%s: %s", path, strerror(errno));
 			return -1;
 		}
+		struct stat st;
+		s->waits = fstat(s->fd, &st) < 0 || !S_ISREG(st.st_mode);
 	}
 	return 1;
+}
+
+/* Waits until the file has input (or its end) to read: 1; or until the
+ * run stops: 0.  A signal's handler runs in this thread, but may run just
+ * before the read starts, and a failure elsewhere sends none: a pipe that
+ * stays open and quiet must not hold the run. */
+static int
+readable(struct pr_source *s)
+{
+	struct pollfd p[2] = { { s->fd, POLLIN, 0 }, { s->stop_fd, POLLIN, 0 } };
+
+	if (!s->waits || s->stop_fd < 0)
+		return 1;
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			return 1; /* the read says what is wrong */
+		if (p[1].revents != 0 || (s->stop != NULL && atomic_load(s->stop)))
+			return 0;
+		if (p[0].revents != 0)
+			return 1;
+	}
+}
+
+/* The run stopped while the source waited for input: what was read of a
+ * line or block is dropped. */
+static void
+stopped(struct pr_source *s)
+{
+	s->start = s->end;
+	s->eof = s->stopped = 1;
 }
 
 /* Reads more of the current file into the buffer; 0 at its end. */
@@ -230,13 +266,15 @@ fill(struct pr_source *s, char **err)
 			s->buf = pr_reallocarray(s->buf, s->cap, 1);
 		}
 	}
-	do
+	do {
+		if (!readable(s)) {
+			stopped(s);
+			return 0;
+		}
 		n = read(s->fd, s->buf + s->end, s->cap - s->end);
-	while (n < 0 && errno == EINTR && !(s->stop != NULL && atomic_load(s->stop)));
+	} while (n < 0 && errno == EINTR && !(s->stop != NULL && atomic_load(s->stop)));
 	if (n < 0 && errno == EINTR) {
-		/* Stopped by a signal: a line or block cut short is dropped. */
-		s->start = s->end;
-		s->eof = s->stopped = 1;
+		stopped(s);
 		return 0;
 	}
 	if (n < 0) {
@@ -357,6 +395,12 @@ next_block_direct(struct pr_source *s, struct pr_item **item, char **err)
 		memcpy(data, s->buf + s->start, have);
 	s->start = s->end = 0;
 	while (have < size && !s->eof) {
+		if (!readable(s)) {
+			/* Stopped: a block cut short is dropped. */
+			have = 0;
+			s->eof = s->stopped = 1;
+			break;
+		}
 		ssize_t n = read(s->fd, data + have, size - have);
 		if (n < 0 && errno == EINTR) {
 			if (s->stop == NULL || !atomic_load(s->stop))
@@ -486,9 +530,10 @@ pr_source_total(const struct pr_source *s)
 }
 
 void
-pr_source_stop_on(struct pr_source *s, const atomic_int *stop)
+pr_source_stop_on(struct pr_source *s, const atomic_int *stop, int stop_fd)
 {
 	s->stop = stop;
+	s->stop_fd = stop_fd;
 }
 
 void

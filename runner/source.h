@@ -39,8 +39,10 @@ int pr_source_ready(const struct pr_source *s);
  * files), else 0. */
 uint64_t pr_source_total(const struct pr_source *s);
 
-/* Makes a read interrupted by a signal end the source once *STOP is set. */
-void pr_source_stop_on(struct pr_source *s, const atomic_int *stop);
+/* Makes the source end once *STOP is set: a read interrupted by a signal
+ * then ends it, and a read that would wait for a pipe, a terminal or a
+ * socket ends it as soon as STOP_FD (-1: none) is readable. */
+void pr_source_stop_on(struct pr_source *s, const atomic_int *stop, int stop_fd);
 
 void pr_source_close(struct pr_source *s);
 

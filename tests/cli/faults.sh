@@ -172,6 +172,84 @@ signal_run "SIGTERM" TERM "" 143
 signal_run "two SIGINTs" "INT INT" "--grace 60s" 130
 signal_run "SIGINT, grace over" INT "--grace 0.2s" 130
 
+# Runs piperun with its input a pipe that stays open: writes LINES lines
+# to it, waits for as many lines of output (or WAIT seconds), sends the
+# SIGNALS 0.2 s apart, and prints the exit status and the seconds from the
+# first signal to the exit, or "hung" when it did not end within 60 s.
+open_pipe_run() { # lines, wait, signals ("" for none), piperun arguments...
+	python3 - "$PIPERUN" "$@" <<'PY'
+import os, signal, subprocess, sys, time
+piperun, lines, wait, sigs, args = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4].split(), sys.argv[5:]
+p = subprocess.Popen([piperun] + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                     stderr=subprocess.DEVNULL,
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+for i in range(lines):
+    p.stdin.write(b"line %d\n" % (i + 1))
+p.stdin.flush()
+os.set_blocking(p.stdout.fileno(), False)
+out, t = b"", time.monotonic()
+while out.count(b"\n") < lines and time.monotonic() - t < wait:
+    try:
+        out += os.read(p.stdout.fileno(), 65536) or b""
+    except BlockingIOError:
+        time.sleep(0.01)
+t = time.monotonic()
+for s in sigs:
+    p.send_signal(getattr(signal, "SIG" + s))
+    time.sleep(0.2)
+try:
+    p.wait(timeout=60)
+except subprocess.TimeoutExpired:
+    p.kill()
+    print("hung")
+    sys.exit()
+print(p.returncode, round(time.monotonic() - t))
+PY
+}
+
+# One signal stops a run that waits for more input from a pipe, parallel
+# or not, at once: no item is in flight to wait for.
+printf 'input: {lines: "-"}\nstages: [{name: c, run: clean}]\n' > "$tmp/idle.yml"
+printf 'input: {blocks: {file: "-", size: 1MiB}}\nstages: [{name: c, run: clean}]\n' > "$tmp/idle-blocks.yml"
+for args in "idle.yml" "--sync idle.yml" "idle-blocks.yml" "--grace 0 idle.yml"; do
+	set -- $args
+	rc=$(cd "$tmp" && open_pipe_run 2 5 TERM "$@")
+	is "143 0" "$rc" "a pipe open and quiet ($args): one SIGTERM ends the run"
+done
+
+# A failure stops a run that waits for more input from a pipe.
+cat > "$tmp/idle-fail.yml" <<'YML'
+input: {lines: "-"}
+stages:
+  - {name: e, run: exec, with: {command: [sh, -c, 'read x; [ "$x" != "line 2" ] && echo "$x"']}}
+YML
+is "1 0" "$(cd "$tmp" && open_pipe_run 2 5 "" idle-fail.yml | sed 's/ .*/ 0/')" \
+	"a pipe open and quiet: a failed item ends the run"
+is "1 0" "$(cd "$tmp" && open_pipe_run 2 5 "" --sync idle-fail.yml | sed 's/ .*/ 0/')" \
+	"a pipe open and quiet, --sync: a failed item ends the run"
+
+# A stage in piperun's own process that never looks at the cancel flag:
+# a second signal ends the run all the same, within seconds.
+cat > "$tmp/spin.yml" <<YML
+input: {lines: "-"}
+stages:
+  - {name: p, kind: io, plugin: $PROBE, with: {spin: 60s}}
+YML
+rc=$(cd "$tmp" && open_pipe_run 1 0.5 "TERM TERM" spin.yml)
+case $rc in "143 "[0-9]) r=0 ;; *) r=1; diag "got: $rc" ;; esac
+ok $r "an in-process stage busy for a minute: a second SIGTERM ends the run within 10 s"
+rc=$(cd "$tmp" && open_pipe_run 1 0.5 "INT" --grace 0.5s spin.yml)
+case $rc in "130 "[0-9]) r=0 ;; *) r=1; diag "got: $rc" ;; esac
+ok $r "an in-process stage busy for a minute: SIGINT and the grace period over end the run"
+cat > "$tmp/hang-sync.yml" <<YML
+input: {lines: "-"}
+stages:
+  - {name: p, kind: cpu, plugin: $PROBE, with: {hang_on: 'stdin#1'}}
+YML
+rc=$(cd "$tmp" && open_pipe_run 1 0.5 "TERM TERM" --sync hang-sync.yml)
+case $rc in "143 "[0-9]) r=0 ;; *) r=1; diag "got: $rc" ;; esac
+ok $r "--sync, a stage that hangs: a second SIGTERM ends the run within 10 s"
+
 # A signal ignored when piperun starts stays ignored.
 (trap '' INT; exec "$PIPERUN" "$tmp/slowwrite.yml" < "$tmp/6") > /dev/null 2>&1 &
 pid=$!
