@@ -379,6 +379,9 @@ keep_only(struct pr_source *s, const unsigned char *p, size_t len)
  * block when the run has worker processes); only the part line after a
  * block's last newline is copied, to start the next one. */
 #define DIRECT_BLOCK (64 * 1024)
+/* Larger blocks are read into a buffer that grows as input comes: a size
+ * meant as "whole files" must not reserve its memory up front. */
+#define DIRECT_MAX (64u << 20)
 
 /* The next block, read straight into its item, as next_block() cuts it. */
 static int
@@ -448,7 +451,7 @@ next_block(struct pr_source *s, struct pr_item **item, char **err)
 {
 	size_t size = s->in->block_size;
 
-	if (size >= DIRECT_BLOCK)
+	if (size >= DIRECT_BLOCK && size <= DIRECT_MAX)
 		return next_block_direct(s, item, err);
 
 	while (!s->eof && s->end - s->start < size) {

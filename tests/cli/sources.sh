@@ -5,7 +5,7 @@
 # The tests change folders, so the binary needs an absolute path.
 case $PIPERUN in /*) ;; *) PIPERUN=$(pwd)/$PIPERUN ;; esac
 
-plan 55
+plan 57
 
 # skip_one REASON: one test that cannot run here.
 skip_one() {
@@ -230,6 +230,13 @@ awk 'BEGIN { for (i = 1; i <= 2000; i++) print "word" i " " (i * 31 % 97) " end"
 pipeline "$b/pass.yml" '  blocks: {file: clean.txt, size: 100}' '  - {name: clean, kind: cpu, run: clean}'
 "$PIPERUN" "$b/pass.yml" >"$tmp/out"
 same_file "$b/clean.txt" "$tmp/out" "blocks | clean: stdout restores the input in order"
+
+# A block size far larger than the input and than memory: memory for a
+# block is taken as the input comes, not reserved up front.
+pipeline "$b/huge.yml" '  blocks: {file: clean.txt, size: 1TiB}' '  - {name: clean, kind: io, run: clean}'
+"$PIPERUN" "$b/huge.yml" >"$tmp/out" 2>"$tmp/err"
+is 0 $? "blocks of 1 TiB on a small file: exit 0"
+same_file "$b/clean.txt" "$tmp/out" "blocks of 1 TiB: the whole input is one block"
 
 # ---- INPUT arguments ----
 
