@@ -294,6 +294,13 @@ key_stage_name(struct loader *L, void *t, const struct pr_node *v)
 		bad(L, "name", v, "a name of letters, digits, '_' and '-'");
 		return;
 	}
+	/* A quoted "" is a string, but no name that a message could show. */
+	if (v->value[0] == '\0') {
+		pr_diag_error(L->d, v->mark,
+		              "a stage name cannot be empty (1 to %d letters, digits, '_' and '-')",
+		              PR_MAX_STAGE_NAME);
+		return;
+	}
 	if (strlen(v->value) > PR_MAX_STAGE_NAME ||
 	    strspn(v->value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
 	            strlen(v->value)) {
@@ -548,7 +555,7 @@ load_stage(struct loader *L, const struct stage_build *defaults, const struct pr
 	b.c.mark = v->mark;
 	b.c.with = NULL;
 	b.retries = defaults->retries;
-	if (name != NULL && is_string(name))
+	if (name != NULL && is_string(name) && name->value[0] != '\0')
 		set_ctx(L, pr_asprintf(" in stage '%s'", name->value));
 	else
 		set_ctx(L, pr_asprintf(" in stage %zu", index + 1));

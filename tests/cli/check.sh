@@ -49,6 +49,18 @@ is 2 $? "a file with three errors exits 2"
 is 3 "$(grep -c ': error: ' "$tmp/err")" "all three errors are reported"
 is "1 4 5" "$(cut -d: -f2 "$tmp/err" | tr '\n' ' ' | sed 's/ $//')" "in file order"
 
+# An empty stage name is refused like any other bad name.
+cat > "$tmp/empty.yml" <<'YML'
+input: {files: [a.txt]}
+stages:
+  - {name: "", run: read}
+  - {name: c, run: clean}
+YML
+"$PIPERUN" --check "$tmp/empty.yml" 2> "$tmp/err"
+is 2 $? "an empty stage name exits 2"
+is "$tmp/empty.yml:3:12: error: a stage name cannot be empty (1 to 64 letters, digits, '_' and '-')" \
+	"$(cat "$tmp/err")" "and names its place"
+
 # A file that cannot be read.
 "$PIPERUN" --check "$tmp/nothere.yml" 2> "$tmp/err"
 is 2 $? "a missing pipeline file exits 2"

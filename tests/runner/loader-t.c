@@ -116,6 +116,9 @@ static const struct bad_case bad_cases[] = {
 	  "input: {files: a}\nstages:\n  - {name: 'a b', run: read}\n",
 	  "p.yml:3:12: error: stage name 'a b' may hold only letters, digits, '_' and '-' (at most "
 	  "64)" },
+	{ "empty stage name",
+	  "input: {files: a}\nstages:\n  - {name: \"\", run: read}\n",
+	  "p.yml:3:12: error: a stage name cannot be empty (1 to 64 letters, digits, '_' and '-')" },
 	{ "duplicate stage names",
 	  "input: {files: a}\nstages:\n  - {name: r, run: read}\n  - {name: r, run: clean}\n",
 	  "p.yml:4:12: error: duplicate stage name 'r' (first at line 3)" },
