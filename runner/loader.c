@@ -635,18 +635,34 @@ check_stage_options(struct loader *L)
 
 /* ---- top level ---- */
 
-static void
-key_version(struct loader *L, void *t, const struct pr_node *v)
+/* Checks the format version V; returns -1 when the file asks for a newer
+ * one, whose keys may mean anything, so that nothing more is said. */
+static int
+check_version(struct loader *L, const struct pr_node *v)
 {
-	long long n = number(L, "version", v, 1, 1000000, "a whole number");
+	long long n = 0;
+	char *end;
 
-	(void)t;
-	if (n > 1)
+	if (v->type == PR_NODE_SCALAR && !v->quoted && v->value[0] != '\0') {
+		n = strtoll(v->value, &end, 10);
+		if (*end != '\0')
+			n = 0;
+	}
+	if (n == 1)
+		return 0;
+	if (n > 1) {
 		pr_diag_error(L->d, v->mark,
 		              "this file asks for pipeline format version %lld; this piperun reads "
 		              "version 1", n);
-	if (n > 0)
-		L->p->version = (unsigned)n;
+		return -1;
+	}
+	/* Not a version at all: the rest of the file is version 1, and checked. */
+	if (v->type == PR_NODE_SCALAR && v->quoted)
+		pr_diag_error(L->d, v->mark, "'version' must be the number 1, not the string '%s'",
+		              v->value);
+	else
+		bad(L, "version", v, "1, the only pipeline format version");
+	return 0;
 }
 
 static void
@@ -754,14 +770,9 @@ load(const char *path, const char *text, size_t len, const struct pr_load_opts *
 		              pr_node_what(p->doc.root));
 		goto fail;
 	}
-	/* A newer format may mean anything: say only that. */
 	const struct pr_node *version = pr_map_get(p->doc.root, "version");
-	if (version != NULL) {
-		size_t before = d->errors;
-		key_version(&L, NULL, version);
-		if (d->errors > before)
-			goto fail;
-	}
+	if (version != NULL && check_version(&L, version) < 0)
+		goto fail;
 	walk(&L, p->doc.root, top_keys, NULL, 1);
 	if (pr_map_get(p->doc.root, "input") == NULL && !o->have_inputs)
 		pr_diag_error(d, p->doc.root->mark,

@@ -61,6 +61,24 @@ is 2 $? "an empty stage name exits 2"
 is "$tmp/empty.yml:3:12: error: a stage name cannot be empty (1 to 64 letters, digits, '_' and '-')" \
 	"$(cat "$tmp/err")" "and names its place"
 
+# A bad version does not hide the other errors, and says what it takes.
+for v in '"1"' 0 1.0; do
+	printf 'version: %s\nnmae: x\ninput: {files: [a.txt]}\nstages:\n  - {name: a, run: raed}\n' "$v" > "$tmp/version.yml"
+	"$PIPERUN" --check "$tmp/version.yml" 2> "$tmp/err"
+	is 2 $? "version: $v exits 2"
+	is "1 2 5" "$(cut -d: -f2 "$tmp/err" | tr '\n' ' ' | sed 's/ $//')" "version: $v: every error is reported"
+done
+is "$tmp/version.yml:1:10: error: 'version' must be 1, the only pipeline format version, not '1.0'" \
+	"$(head -n 1 "$tmp/err")" "version: 1.0 says what the version must be"
+printf 'version: 0\nstages:\n  - {name: r, run: read}\n' > "$tmp/version.yml"
+"$PIPERUN" --check "$tmp/version.yml" a.txt 2> "$tmp/err"
+is "$tmp/version.yml:1:10: error: 'version' must be 1, the only pipeline format version, not '0'" \
+	"$(cat "$tmp/err")" "version: 0 says the version must be 1"
+printf 'version: "1"\nstages:\n  - {name: r, run: read}\n' > "$tmp/version.yml"
+"$PIPERUN" --check "$tmp/version.yml" a.txt 2> "$tmp/err"
+is "$tmp/version.yml:1:10: error: 'version' must be the number 1, not the string '1'" \
+	"$(cat "$tmp/err")" "a quoted version is called a string"
+
 # A file that cannot be read.
 "$PIPERUN" --check "$tmp/nothere.yml" 2> "$tmp/err"
 is 2 $? "a missing pipeline file exits 2"

@@ -68,7 +68,15 @@ static const struct bad_case bad_cases[] = {
 	  "version 1" },
 	{ "version not a number",
 	  "version: one\ninput: {files: a}\n" STAGES,
-	  "p.yml:1:10: error: 'version' must be a whole number, not 'one'" },
+	  "p.yml:1:10: error: 'version' must be 1, the only pipeline format version, not 'one'" },
+	{ "version 0, and the rest still checked",
+	  "version: 0\ninput: {files: a}\nstagse: []\n",
+	  "p.yml:1:1: error: the pipeline has no 'stages'\n"
+	  "p.yml:1:10: error: 'version' must be 1, the only pipeline format version, not '0'\n"
+	  "p.yml:3:1: error: unknown key 'stagse' (did you mean 'stages'?)" },
+	{ "version quoted",
+	  "version: \"1\"\ninput: {files: a}\n" STAGES,
+	  "p.yml:1:10: error: 'version' must be the number 1, not the string '1'" },
 	{ "no input and no INPUT arguments",
 	  STAGES,
 	  "p.yml:1:1: error: the pipeline has no 'input', and no INPUT arguments were given" },
