@@ -533,10 +533,11 @@ stage_check(struct loader *L, struct stage_build *b)
 		              "openmp", c->name);
 	}
 	if (c->kind == PIPERUN_KIND_SYNC) {
-		if (b->workers_here && c->workers != 1)
+		/* auto (0) means one worker for a sync stage. */
+		if (b->workers_here && c->workers != 1 && c->workers != 0)
 			pr_diag_error(L->d, b->workers->mark,
-			              "stage '%s' is sync and runs one item at a time: 'workers' must be 1",
-			              c->name);
+			              "stage '%s' is sync and runs one item at a time: 'workers' must be 1 "
+			              "or auto", c->name);
 		c->workers = 1;
 	}
 	if (b->retries_here && c->on_error != PR_ON_ERROR_RETRY)

@@ -105,7 +105,7 @@ const char pr_schema_json[] =
 "                  \"properties\": { \"run\": { \"enum\": [\"read\", \"write\", \"exec\", \"count\"] } } },\n"
 "          \"then\": { \"not\": { \"required\": [\"executor\"] } } },\n"
 "        { \"if\": { \"required\": [\"kind\"], \"properties\": { \"kind\": { \"const\": \"sync\" } } },\n"
-"          \"then\": { \"properties\": { \"workers\": { \"const\": 1 } } } },\n"
+"          \"then\": { \"properties\": { \"workers\": { \"enum\": [1, \"auto\"] } } } },\n"
 "        { \"if\": { \"required\": [\"retries\"] },\n"
 "          \"then\": { \"required\": [\"on_error\"], \"properties\": { \"on_error\": { \"const\": \"retry\" } } } },\n"
 "        { \"if\": { \"properties\": { \"run\": { \"enum\": [\"read\", \"clean\", \"hash\", \"count\"] } }, \"required\": [\"run\"] },\n"

@@ -61,6 +61,23 @@ is 2 $? "an empty stage name exits 2"
 is "$tmp/empty.yml:3:12: error: a stage name cannot be empty (1 to 64 letters, digits, '_' and '-')" \
 	"$(cat "$tmp/err")" "and names its place"
 
+# workers: auto means 1 on a sync stage; no other number than 1 does.
+cat > "$tmp/sync.yml" <<'YML'
+input: {files: [a.txt]}
+stages:
+  - {name: r, run: read, kind: sync, workers: auto}
+  - {name: c, run: count, workers: auto}
+YML
+"$PIPERUN" --check "$tmp/sync.yml" 2> "$tmp/err"
+is 0 $? "workers: auto on a sync stage is accepted"
+is "r c" "$("$PIPERUN" --plan "$tmp/sync.yml" | awk '$3 == "sequential" && $4 == 1 { printf "%s%s", sep, $1; sep = " " }')" \
+	"and means one worker"
+printf 'input: {files: [a.txt]}\nstages:\n  - {name: c, run: count, workers: 2}\n' > "$tmp/sync2.yml"
+"$PIPERUN" --check "$tmp/sync2.yml" 2> "$tmp/err"
+is 2 $? "workers: 2 on a sync stage is still refused"
+is "$tmp/sync2.yml:3:36: error: stage 'c' is sync and runs one item at a time: 'workers' must be 1 or auto" \
+	"$(cat "$tmp/err")" "saying what it takes"
+
 # A bad version does not hide the other errors, and says what it takes.
 for v in '"1"' 0 1.0; do
 	printf 'version: %s\nnmae: x\ninput: {files: [a.txt]}\nstages:\n  - {name: a, run: raed}\n' "$v" > "$tmp/version.yml"

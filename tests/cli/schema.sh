@@ -48,6 +48,8 @@ done
 # The schema's own checks match the loader's on a few more cases.
 printf 'stages:\n  - {name: a, run: clean, workers: "4"}\n' > "$tmp/quoted.yml"
 case $(validate "$tmp/quoted.yml") in invalid:*) ok 0 "a quoted number is refused, as the loader does" ;; *) ok 1 "a quoted number is refused, as the loader does" ;; esac
+printf 'stages:\n  - {name: c, run: clean, kind: sync, workers: auto}\n' > "$tmp/sync.yml"
+is ok "$(validate "$tmp/sync.yml")" "workers: auto passes on a sync stage, as the loader takes it"
 printf 'x-io: &io {kind: io, workers: 8}\nstages:\n  - {<<: *io, name: r, run: read}\n' > "$tmp/merge.yml"
 is ok "$(validate "$tmp/merge.yml")" "merge keys and x- keys pass"
 "$PIPERUN" --check "$tmp/merge.yml" in.txt

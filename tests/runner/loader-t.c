@@ -156,7 +156,8 @@ static const struct bad_case bad_cases[] = {
 	  "not '4'" },
 	{ "workers on a sync stage",
 	  "input: {files: a}\nstages:\n  - {name: c, run: clean, kind: sync, workers: 2}\n",
-	  "p.yml:3:48: error: stage 'c' is sync and runs one item at a time: 'workers' must be 1" },
+	  "p.yml:3:48: error: stage 'c' is sync and runs one item at a time: 'workers' must be 1 "
+	  "or auto" },
 	{ "bad on_error",
 	  "input: {files: a}\nstages:\n  - {name: r, run: read, on_error: ignore}\n",
 	  "p.yml:3:36: error: 'on_error' in stage 'r' must be fail, skip or retry, not 'ignore'" },
@@ -357,6 +358,13 @@ test_yaml_features(void)
 {
 	struct pr_pipeline *p;
 	char *got;
+
+	got = messages("input: {files: a}\nstages:\n  - {name: c, run: count, workers: auto}\n", 0,
+	               &p);
+	is_string("", got, "workers: auto on a sync stage");
+	is_int(1, p ? (long long)p->stages[0].workers : -1, "means one worker");
+	pr_pipeline_free(p);
+	free(got);
 
 	got = messages("input: {files: a}\nstages:\n  - {name: r, run: read, kind: io}\n"
 	               "  - {name: w, run: write, on_error: yes, with: {dir: o}}\n", 0, &p);
