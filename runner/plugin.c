@@ -17,6 +17,16 @@
 /* The smallest descriptor this host can use: up to and including close. */
 #define DESC_MIN_SIZE (offsetof(struct piperun_stage, close) + sizeof(void (*)(void *)))
 
+/* 1 when NAME is a stage name as piperun-stage(3) defines it, so that it
+ * reads well in messages and lists, whatever the plugin put there. */
+static int
+name_valid(const char *name)
+{
+	return name[0] != '\0' &&
+	       strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") ==
+	               strlen(name);
+}
+
 int
 pr_plugin_load(const char *path, void **handle, const struct piperun_stage **desc, char *err,
                size_t errlen)
@@ -75,6 +85,18 @@ pr_plugin_load(const char *path, void **handle, const struct piperun_stage **des
 	if (d->name == NULL || d->process == NULL) {
 		snprintf(err, errlen, "plugin '%s' has no %s", path,
 		         d->name == NULL ? "name" : "process callback");
+		dlclose(h);
+		return -1;
+	}
+	if (!name_valid(d->name)) {
+		snprintf(err, errlen, "plugin '%s' has an invalid name '%.64s': a stage's name holds "
+		         "only letters, digits, '_' and '-'", path, d->name);
+		dlclose(h);
+		return -1;
+	}
+	if (d->kind > PIPERUN_KIND_SYNC) {
+		snprintf(err, errlen, "plugin '%s' has an invalid kind %u: it must be "
+		         "PIPERUN_KIND_NONE, _IO, _CPU or _SYNC", path, (unsigned)d->kind);
 		dlclose(h);
 		return -1;
 	}

@@ -13,8 +13,9 @@
  * slash, so the library search path is never consulted).  Refuses a file
  * or folder writable by others, a file that is not a shared object, one
  * without the PIPERUN_STAGE_SYMBOL descriptor, a descriptor of another ABI
- * major version or too small to hold this version's fields, and one without
- * a process callback.  Nothing of the stage is called.
+ * major version or too small to hold this version's fields, one without
+ * a process callback, and one whose name or kind is not one that
+ * piperun-stage(3) allows.  Nothing of the stage is called.
  *
  * Returns 0 and sets *HANDLE (for dlclose) and *DESC, or -1 and writes a
  * message of at most ERRLEN bytes to ERR.

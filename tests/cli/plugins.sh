@@ -61,6 +61,8 @@ refused "$plugins/bad-size.so" "plugin '$plugins/bad-size.so' has a descriptor o
 refused "$plugins/no-symbol.so" "plugin '$plugins/no-symbol.so' exports no 'piperun_stage' symbol: is it a piperun stage?" "no descriptor"
 refused "$tmp/in.txt" "cannot load plugin '$tmp/in.txt': $tmp/in.txt: invalid ELF header" "not a shared object"
 refused "$tmp/nothere.so" "cannot load plugin '$tmp/nothere.so': No such file or directory" "a missing file"
+refused "$plugins/bad-name.so" "plugin '$plugins/bad-name.so' has an invalid name 'a b/c': a stage's name holds only letters, digits, '_' and '-'" "a descriptor name with a space and a slash"
+refused "$plugins/bad-kind.so" "plugin '$plugins/bad-kind.so' has an invalid kind 77: it must be PIPERUN_KIND_NONE, _IO, _CPU or _SYNC" "a descriptor kind out of range"
 
 cat > "$tmp/p.yml" <<YML
 input: {files: [in.txt]}

@@ -3,7 +3,8 @@
  * macro: BAD_ABI (built for interface 2.0), BAD_SIZE (a descriptor too
  * small), NO_SYMBOL (exports no descriptor), REFUSE (open() refuses its
  * options), UNSAFE (not thread-safe: emits "NAME STATE TID" so a test can
- * see which thread used which state).
+ * see which thread used which state), BAD_NAME (a name with a space and a
+ * slash), BAD_KIND (a kind no enum piperun_kind has).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -59,10 +60,18 @@ PIPERUN_STAGE_EXPORT = {
 #else
 	.size = sizeof(struct piperun_stage),
 #endif
+#ifdef BAD_NAME
+	.name = "a b/c",
+#else
 	.name = "bad",
+#endif
 	.summary = "a plugin for the loader's tests",
 	.flags = 0,
+#ifdef BAD_KIND
+	.kind = 77,
+#else
 	.kind = PIPERUN_KIND_NONE,
+#endif
 	.open = bad_open,
 	.process = bad_process,
 	.close = bad_close,
