@@ -502,19 +502,23 @@ stage_resolve(struct loader *L, struct stage_build *b)
 	}
 }
 
-/* The checks that need the whole stage. */
+/* The checks that need the stage's kind, once it is known. */
 static void
-stage_check(struct loader *L, struct stage_build *b)
+stage_check_kind(struct loader *L, struct stage_build *b)
 {
 	struct pr_stage_conf *c = &b->c;
 
-	if (c->kind == PIPERUN_KIND_NONE && c->desc != NULL) {
-		if (c->desc->kind >= PIPERUN_KIND_IO && c->desc->kind <= PIPERUN_KIND_SYNC)
-			c->kind = (enum piperun_kind)c->desc->kind;
-		else
+	/* pr_plugin_load() refuses a kind out of range; built-ins have one. */
+	if (c->kind == PIPERUN_KIND_NONE && c->desc != NULL)
+		c->kind = (enum piperun_kind)c->desc->kind;
+	if (c->kind == PIPERUN_KIND_NONE) {
+		/* A stage that could not be found is reported already: errors
+		 * that only follow from its unknown kind would mislead. */
+		if (c->desc != NULL)
 			pr_diag_error(L->d, c->mark,
 			              "stage '%s' needs a 'kind' (io, cpu or sync): its stage declares no "
 			              "usual one", c->name);
+		return;
 	}
 	if (c->kind != PIPERUN_KIND_CPU) {
 		if (b->executor_here)
@@ -540,6 +544,15 @@ stage_check(struct loader *L, struct stage_build *b)
 			              "or auto", c->name);
 		c->workers = 1;
 	}
+}
+
+/* The checks that need the whole stage. */
+static void
+stage_check(struct loader *L, struct stage_build *b)
+{
+	struct pr_stage_conf *c = &b->c;
+
+	stage_check_kind(L, b);
 	if (b->retries_here && c->on_error != PR_ON_ERROR_RETRY)
 		pr_diag_error(L->d, b->retries->mark,
 		              "'retries' in stage '%s' goes with 'on_error: retry'", c->name);

@@ -64,6 +64,16 @@ refused "$tmp/nothere.so" "cannot load plugin '$tmp/nothere.so': No such file or
 refused "$plugins/bad-name.so" "plugin '$plugins/bad-name.so' has an invalid name 'a b/c': a stage's name holds only letters, digits, '_' and '-'" "a descriptor name with a space and a slash"
 refused "$plugins/bad-kind.so" "plugin '$plugins/bad-kind.so' has an invalid kind 77: it must be PIPERUN_KIND_NONE, _IO, _CPU or _SYNC" "a descriptor kind out of range"
 
+# A plugin that failed to load has no kind: no error follows from that.
+cat > "$tmp/p.yml" <<YML
+input: {files: [in.txt]}
+stages:
+  - {name: upper, plugin: $tmp/nothere.so, executor: process, workers: 2}
+YML
+"$PIPERUN" --check "$tmp/p.yml" 2> "$tmp/err"
+is 2 $? "a missing plugin with executor: exit 2"
+is "$tmp/p.yml:3:27: error: cannot load plugin '$tmp/nothere.so': No such file or directory" "$(cat "$tmp/err")" "and only the load error"
+
 cat > "$tmp/p.yml" <<YML
 input: {files: [in.txt]}
 stages:
