@@ -50,6 +50,28 @@ printf 'stages:\n  - {name: a, run: clean, workers: "4"}\n' > "$tmp/quoted.yml"
 case $(validate "$tmp/quoted.yml") in invalid:*) ok 0 "a quoted number is refused, as the loader does" ;; *) ok 1 "a quoted number is refused, as the loader does" ;; esac
 printf 'stages:\n  - {name: c, run: clean, kind: sync, workers: auto}\n' > "$tmp/sync.yml"
 is ok "$(validate "$tmp/sync.yml")" "workers: auto passes on a sync stage, as the loader takes it"
+# Options the loader takes, the schema takes: false for a boolean that
+# may be left out, and unquoted numbers or booleans where a string goes.
+both_take() { # label, stage
+	printf 'stages:\n  - %s\n' "$2" > "$tmp/opt.yml"
+	is ok "$(validate "$tmp/opt.yml")" "the schema accepts $1"
+	"$PIPERUN" --check "$tmp/opt.yml" in.txt
+	is 0 $? "and the loader agrees"
+}
+both_take "split with lines: false" "{name: s, run: split, with: {size: 6, lines: false}}"
+both_take "grep with a number as pattern" "{name: g, run: grep, with: {pattern: 12, invert: false}}"
+both_take "write with numbers as dir and suffix" "{name: w, run: write, with: {dir: 2026, suffix: 1}}"
+both_take "exec with a number in its command" "{name: e, run: exec, with: {command: [sleep, 0]}}"
+both_refuse() { # label, stage
+	printf 'stages:\n  - %s\n' "$2" > "$tmp/opt.yml"
+	case $(validate "$tmp/opt.yml") in invalid:*) ok 0 "the schema refuses $1" ;; *) ok 1 "the schema refuses $1" ;; esac
+	"$PIPERUN" --check "$tmp/opt.yml" in.txt 2> /dev/null
+	is 2 $? "and so does the loader"
+}
+both_refuse "split with lines: false alone" "{name: s, run: split, with: {lines: false}}"
+both_refuse "split with both size and lines: true" "{name: s, run: split, with: {size: 6, lines: true}}"
+both_refuse "grep with an empty pattern value" "{name: g, run: grep, with: {pattern: ~}}"
+both_refuse "grep with a list as pattern" "{name: g, run: grep, with: {pattern: [a]}}"
 printf 'x-io: &io {kind: io, workers: 8}\nstages:\n  - {<<: *io, name: r, run: read}\n' > "$tmp/merge.yml"
 is ok "$(validate "$tmp/merge.yml")" "merge keys and x- keys pass"
 "$PIPERUN" --check "$tmp/merge.yml" in.txt
