@@ -387,5 +387,9 @@ main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("%s", "missing PIPELINE.yml");
+	/* Standard input is for items (an input of "-"), and the paths a
+	 * pipeline names are relative to its file's directory. */
+	if (strcmp(argv[optind], "-") == 0)
+		return usage_error("%s", "the pipeline must be a file, not '-' (standard input)");
 	return run(&cli, argv[optind], argv + optind + 1, (size_t)(argc - optind - 1));
 }

@@ -20,6 +20,11 @@ is 2 $? "no pipeline file: exit 2"
 grep -q 'missing PIPELINE.yml' "$tmp/err"
 ok $? "and says what is missing"
 
+printf 'stages:\n  - {name: c, run: clean}\n' | "$PIPERUN" - a.txt > "$tmp/out" 2> "$tmp/err"
+is 2 $? "a pipeline of '-' is refused with exit 2"
+is "piperun: the pipeline must be a file, not '-' (standard input)" "$(head -n 1 "$tmp/err")" \
+	"saying that it must be a file"
+
 "$PIPERUN" --frobnicate p.yml 2> "$tmp/err"
 is 2 $? "an unknown option: exit 2"
 
