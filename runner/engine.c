@@ -832,6 +832,7 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 	if (pipe2(e.stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		e.stop_pipe[0] = e.stop_pipe[1] = -1;
 	pr_source_stop_on(src, &e.stop, e.stop_pipe[0]);
+	pr_source_stdin(src, o->in_fd);
 	stats->items_total = pr_source_total(src);
 	e.tick_wake[0] = e.tick_wake[1] = -1;
 	e.out = pr_malloc(SINK_BUFFER);

@@ -36,6 +36,7 @@ struct pr_run_opts {
 	int sync;               /* every stage sequentially, in this thread */
 	unsigned jobs;          /* -j: workers of every cpu stage; 0 = none */
 	int out_fd;             /* where the last stage's items go */
+	int in_fd;              /* what an input of "-" reads; -1: standard input is closed */
 	pr_message_fn *message; /* failed items, warnings */
 	void *ud;
 	struct pr_run_control *control; /* may be NULL */

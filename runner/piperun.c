@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -94,6 +95,7 @@ static const char usage_text[] =
 
 struct cli {
 	int quiet, verbose, check, plan, sync;
+	int stdin_closed; /* piperun was started without a standard input */
 	int progress; /* 1 on, 0 off, -1 when stderr is a terminal */
 	unsigned jobs;
 	double grace;
@@ -192,6 +194,33 @@ close_output(FILE *f, const char *file, int write_rc)
 	return 0;
 }
 
+/* Opens /dev/null on each of descriptors 0, 1 and 2 that is closed, so
+ * that no file or pipe piperun opens lands there and is taken for
+ * standard input or output.  Each is opened for the other direction, so
+ * that reading a closed standard input, or writing a closed output, still
+ * fails.  Sets *STDIN_CLOSED when descriptor 0 was closed; returns -1
+ * when /dev/null cannot be opened. */
+static int
+open_std_fds(int *stdin_closed)
+{
+	*stdin_closed = 0;
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		if (fd == STDIN_FILENO)
+			*stdin_closed = 1;
+		/* The lowest free descriptor: this one, as the lower are open. */
+		int null = open("/dev/null", fd == STDIN_FILENO ? O_WRONLY : O_RDONLY);
+		if (null < 0)
+			return -1;
+		if (null != fd) {
+			dup2(null, fd);
+			close(null);
+		}
+	}
+	return 0;
+}
+
 static int
 usage_error(const char *fmt, const char *arg)
 {
@@ -215,6 +244,7 @@ run(const struct cli *cli, const char *file, char *const *inputs, size_t ninputs
 {
 	struct pr_load_opts lo = { .have_inputs = ninputs > 0 };
 	struct pr_run_opts ro = { .sync = cli->sync, .jobs = cli->jobs, .out_fd = STDOUT_FILENO,
+		                  .in_fd = cli->stdin_closed ? -1 : STDIN_FILENO,
 		                  .message = print_line, .ud = (void *)cli, .grace = cli->grace };
 	struct pr_stats stats;
 	struct pr_pipeline *p;
@@ -308,6 +338,11 @@ main(int argc, char **argv)
 	struct cli cli = { .grace = 10, .progress = -1 };
 	int c;
 
+	/* Before anything opens a descriptor. */
+	if (open_std_fds(&cli.stdin_closed) < 0) {
+		fprintf(stderr, "piperun: /dev/null: %s\n", strerror(errno));
+		return EXIT_FAILED;
+	}
 	/* Before any thread: a write to a closed pipe (standard output, a
 	 * command's input) returns EPIPE to the writer instead of killing
 	 * piperun.  Children get an empty mask, hence the usual SIGPIPE, or

@@ -25,6 +25,7 @@ struct pr_source {
 	size_t next;         /* the next file to hand out, or to open */
 	/* lines and blocks: the file being read */
 	int fd;
+	int stdin_fd;        /* what "-" reads, -1 when standard input is closed */
 	const char *label;   /* the name items are numbered after */
 	unsigned long long n;
 	char *name;          /* "LABEL#N", rewritten for each item */
@@ -174,6 +175,7 @@ pr_source_open(const struct pr_input *in, pr_warn_fn *warn, void *ud)
 	s->in = in;
 	s->fd = -1;
 	s->stop_fd = -1;
+	s->stdin_fd = STDIN_FILENO;
 	switch (in->type) {
 	case PR_INPUT_GLOB:
 		expand_globs(s, warn, ud);
@@ -204,7 +206,11 @@ open_next(struct pr_source *s, char **err)
 		s->start = s->end = 0;
 		s->eof = 0;
 		if (strcmp(path, "-") == 0) {
-			s->fd = dup(0);
+			if (s->stdin_fd < 0) {
+				*err = pr_strdup("standard input is closed: an input of '-' cannot be read");
+				return -1;
+			}
+			s->fd = dup(s->stdin_fd);
 		} else {
 			s->fd = open(path, O_RDONLY | O_CLOEXEC);
 		}
@@ -530,6 +536,12 @@ uint64_t
 pr_source_total(const struct pr_source *s)
 {
 	return s->in->type == PR_INPUT_GLOB || s->in->type == PR_INPUT_FILES ? s->count : 0;
+}
+
+void
+pr_source_stdin(struct pr_source *s, int fd)
+{
+	s->stdin_fd = fd;
 }
 
 void

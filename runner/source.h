@@ -39,6 +39,10 @@ int pr_source_ready(const struct pr_source *s);
  * files), else 0. */
 uint64_t pr_source_total(const struct pr_source *s);
 
+/* Makes an input of "-" read FD (0 unless this is called), or fail with a
+ * message that standard input is closed when FD is -1. */
+void pr_source_stdin(struct pr_source *s, int fd);
+
 /* Makes the source end once *STOP is set: a read interrupted by a signal
  * then ends it, and a read that would wait for a pipe, a terminal or a
  * socket ends it as soon as STOP_FD (-1: none) is readable. */

@@ -114,6 +114,21 @@ printf 'B\n' > "$tmp/b.txt"
 (cd "$tmp" && "$PIPERUN" p.yml b.txt a.txt) > "$tmp/out"
 is "b hello world" "$(cat "$tmp/out" | tr '\n' ' ' | sed 's/ $//')" "INPUT arguments, in the order given"
 
+# Started with standard input closed, no pipe of piperun's is taken for it.
+printf 'input: {lines: "-"}\nstages:\n  - {name: clean, run: clean}\n' > "$tmp/stdin.yml"
+"$PIPERUN" "$tmp/stdin.yml" <&- > "$tmp/out" 2> "$tmp/err"
+is 1 $? "lines: - with standard input closed: exit 1, as for other input errors"
+is "piperun: standard input is closed: an input of '-' cannot be read" "$(cat "$tmp/err")" \
+	"saying that it is closed"
+"$PIPERUN" "$tmp/stdin.yml" "$tmp/nothere.txt" > "$tmp/out" 2> "$tmp/err"
+is 1 $? "(a missing input file exits 1 too)"
+"$PIPERUN" "$tmp/stdin.yml" "$tmp/a.txt" <&- > "$tmp/out"
+is "0 hello world" "$? $(cat "$tmp/out")" "a run that does not read standard input needs none"
+( "$PIPERUN" "$tmp/stdin.yml" < "$tmp/a.txt" >&- 2> "$tmp/err"; echo $? > "$tmp/status" )
+is 1 "$(cat "$tmp/status")" "with standard output closed, a run that writes there fails"
+grep -q '^piperun: standard output: ' "$tmp/err"
+ok $? "saying so"
+
 # The reader of stdout going away ends the run quietly with 141.
 awk 'BEGIN { for (i = 0; i < 200000; i++) print "Line", i }' > "$tmp/big.txt"
 cat > "$tmp/lines.yml" <<'YML'
