@@ -81,9 +81,9 @@ static const char usage_text[] =
 	"      --timeline FILE write the timeline as an SVG picture to FILE\n"
 	"      --grace TIME    after SIGINT or SIGTERM, let items in flight finish\n"
 	"                      for TIME (default 10s) before interrupting them\n"
-	"  -q, --quiet         do not name failed items on stderr\n"
+	"  -q, --quiet         name no failed items, show neither progress nor summary\n"
 	"  -v, --verbose       print the summary at the end of the run (default: when\n"
-	"                      stderr is a terminal)\n"
+	"                      stderr is a terminal); the last of -q and -v wins\n"
 	"      --list-stages   list the built-in stages\n"
 	"      --schema        print a JSON Schema of the pipeline format\n"
 	"  -h, --help          show this help and exit\n"
@@ -397,11 +397,14 @@ main(int argc, char **argv)
 				return usage_error("--grace takes a duration such as 10s or 500ms, not '%s'",
 				                   optarg);
 			break;
+		/* The last of -q and -v wins, so either can override an alias. */
 		case 'q':
 			cli.quiet = 1;
+			cli.verbose = 0;
 			break;
 		case 'v':
 			cli.verbose = 1;
+			cli.quiet = 0;
 			break;
 		case OPT_SCHEMA:
 			fputs(pr_schema_json, stdout);

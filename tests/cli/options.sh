@@ -83,6 +83,20 @@ grep -q 'demo: ok' "$tmp/err"
 ok $? "-v prints the summary"
 is 4 "$(grep -cE '^piperun:   (read|clean|clean2|count) ' "$tmp/err")" "-v: a line per stage"
 
+# The last of -q and -v wins.
+"$PIPERUN" -q -v "$tmp/p.yml" > "$tmp/out" 2> "$tmp/err"
+grep -q 'demo: ok' "$tmp/err"
+ok $? "-q -v: -v comes last and prints the summary"
+"$PIPERUN" -v -q "$tmp/p.yml" > "$tmp/out" 2> "$tmp/err"
+[ ! -s "$tmp/err" ]
+ok $? "-v -q: -q comes last and prints nothing"
+printf 'input: {lines: "-"}\nstages:\n  - {name: x, run: exec, on_error: skip, with: {command: [false]}}\n' > "$tmp/fail.yml"
+echo x | "$PIPERUN" -v -q "$tmp/fail.yml" > "$tmp/out" 2> "$tmp/err"
+is "1 " "$? $(cat "$tmp/err")" "-v -q: a failed item is not named either"
+echo x | "$PIPERUN" -q -v "$tmp/fail.yml" > "$tmp/out" 2> "$tmp/err"
+grep -q 'stdin#1' "$tmp/err"
+ok $? "-q -v: a failed item is named"
+
 "$PIPERUN" --stats "$tmp/stats.json" "$tmp/p.yml" > /dev/null
 is 0 $? "--stats run exits 0"
 if command -v python3 > /dev/null; then
