@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "runner/engine.h"
@@ -221,6 +222,25 @@ open_std_fds(int *stdin_closed)
 	return 0;
 }
 
+/* Reads the descriptor in ARG; -1 unless it is a Unix socket, as the one
+ * that exec-procs.c hands each worker it starts always is. */
+static int
+worker_socket(const char *arg)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+	char *end;
+	long fd;
+
+	errno = 0;
+	fd = strtol(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || fd < 0 || fd > 65535)
+		return -1;
+	if (getsockname((int)fd, (struct sockaddr *)&sa, &len) < 0 || sa.ss_family != AF_UNIX)
+		return -1;
+	return (int)fd;
+}
+
 static int
 usage_error(const char *fmt, const char *arg)
 {
@@ -353,8 +373,16 @@ main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &pipe_set, NULL);
 	pr_memory_tune();
 
-	if ((argc == 3 || argc == 4) && strcmp(argv[1], PR_WORKER_FLAG) == 0)
-		return pr_worker_main(atoi(argv[2]), argc == 4 ? atoi(argv[3]) : -1);
+	if (argc >= 2 && strcmp(argv[1], PR_WORKER_FLAG) == 0) {
+		/* Run by hand, a worker would wait for nothing and exit 1. */
+		int fd = argc == 3 || argc == 4 ? worker_socket(argv[2]) : -1;
+		if (fd < 0) {
+			fprintf(stderr, "piperun: %s is for piperun's own use: it starts the worker "
+			        "processes of cpu stages\n", PR_WORKER_FLAG);
+			return EXIT_USAGE;
+		}
+		return pr_worker_main(fd, argc == 4 ? atoi(argv[3]) : -1);
+	}
 	while ((c = getopt_long(argc, argv, "j:nqvhV", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'j': {

@@ -25,6 +25,14 @@ is 2 $? "a pipeline of '-' is refused with exit 2"
 is "piperun: the pipeline must be a file, not '-' (standard input)" "$(head -n 1 "$tmp/err")" \
 	"saying that it must be a file"
 
+# --worker starts piperun's worker processes; by hand it only says so.
+for args in "99" "0" ""; do
+	"$PIPERUN" --worker $args < /dev/null > "$tmp/out" 2> "$tmp/err"
+	is 2 $? "--worker ${args:-alone} run by hand: exit 2"
+	is "piperun: --worker is for piperun's own use: it starts the worker processes of cpu stages" \
+		"$(cat "$tmp/err")" "--worker ${args:-alone} run by hand: saying what it is for"
+done
+
 "$PIPERUN" --frobnicate p.yml 2> "$tmp/err"
 is 2 $? "an unknown option: exit 2"
 
