@@ -699,12 +699,36 @@ pr_stage_run_may_start(struct pr_stage_run *sr, uint64_t seq, int wait)
 	return may;
 }
 
-/* Takes the results of input SEQ, which held IN_LEN bytes, and passes on
- * whatever may leave; called with the lock. */
+/* Lets go of LIST, the results of an input after the one whose failure
+ * stopped the run, as if the input had not been run: it counts as
+ * interrupted unless it FAILED itself.  Called with the lock. */
 static void
-deliver_locked(struct pr_stage_run *sr, uint64_t seq, size_t in_len, struct pr_item_list *results)
+drop_locked(struct pr_stage_run *sr, struct pr_item_list *list, int failed)
+{
+	for (struct pr_item *it = list->head; it != NULL; it = it->next) {
+		sr->held_bytes -= it->len;
+		sr->result_bytes -= it->len;
+	}
+	atomic_store_explicit(&sr->over, sr->result_bytes > sr->bound_bytes, memory_order_relaxed);
+	if (!failed) {
+		sr->stats->ok--;
+		sr->stats->interrupted++;
+		if (list->count == 0)
+			sr->stats->filtered--;
+	}
+	pr_item_list_clear(list);
+	sr->released++;
+	wake_room(sr);
+}
+
+/* Takes the results of input SEQ, which held IN_LEN bytes and FAILED or
+ * not, and passes on whatever may leave; called with the lock. */
+static void
+deliver_locked(struct pr_stage_run *sr, uint64_t seq, size_t in_len, struct pr_item_list *results,
+               int failed)
 {
 	struct pr_item_list ready;
+	int tag;
 
 	/* The input is gone; its results are held until they leave. */
 	sr->held_bytes -= in_len;
@@ -717,19 +741,29 @@ deliver_locked(struct pr_stage_run *sr, uint64_t seq, size_t in_len, struct pr_i
 	if (sr->engine->p->order == PR_ORDER_ANY) {
 		forward(sr, results);
 	} else {
-		pr_reorder_put(&sr->reorder, seq, results);
-		while (pr_reorder_take(&sr->reorder, &ready))
-			forward(sr, &ready);
+		/* A failure that stops the run ends the stage's output in order
+		 * there, as under --sync, where no later input would have come:
+		 * the output does not depend on which items were in flight. */
+		if (failed && sr->conf->on_error != PR_ON_ERROR_SKIP &&
+		    !atomic_load(&sr->engine->cancel) && seq < sr->cut)
+			sr->cut = seq;
+		pr_reorder_put(&sr->reorder, seq, results, failed);
+		while (pr_reorder_take(&sr->reorder, &ready, &tag)) {
+			if (sr->reorder.base - 1 > sr->cut)
+				drop_locked(sr, &ready, tag);
+			else
+				forward(sr, &ready);
+		}
 	}
 	*results = (struct pr_item_list){ 0 };
 }
 
 void
 pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, size_t in_len,
-                     struct pr_item_list *results)
+                     struct pr_item_list *results, int failed)
 {
 	pthread_mutex_lock(&sr->lock);
-	deliver_locked(sr, seq, in_len, results);
+	deliver_locked(sr, seq, in_len, results, failed);
 	wake_ran(sr);
 	pass_on_unlock(sr);
 }
@@ -747,7 +781,7 @@ pr_stage_run_finish(struct pr_stage_run *sr, struct pr_outcome *o, size_t n)
 		             o[i].ran ? o[i].slice.end - o[i].slice.start : 0);
 		if (o[i].err != NULL)
 			pr_item_list_clear(&o[i].results);
-		deliver_locked(sr, o[i].item->seq, o[i].item->len, &o[i].results);
+		deliver_locked(sr, o[i].item->seq, o[i].item->len, &o[i].results, o[i].err != NULL);
 	}
 	wake_ran(sr);
 	pass_on_unlock(sr);
@@ -807,6 +841,7 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 		sr->always = sr->workers + 1;
 		sr->next = i + 1 < p->nstages ? &e.runs[i + 1] : NULL;
 		pr_reorder_init(&sr->reorder);
+		sr->cut = UINT64_MAX;
 		pthread_mutex_init(&sr->lock, NULL);
 		pthread_cond_init(&sr->room, NULL);
 		pthread_cond_init(&sr->ran, NULL);

@@ -438,7 +438,7 @@ fail_unrun(struct pr_stage_run *sr, struct pr_item *item, const char *why)
 	struct pr_item_list none = { 0 };
 
 	pr_stage_run_account(sr, item->name, 0, why, NULL);
-	pr_stage_run_deliver(sr, item->seq, item->len, &none);
+	pr_stage_run_deliver(sr, item->seq, item->len, &none, 1);
 	pr_item_free(item);
 }
 

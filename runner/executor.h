@@ -48,6 +48,8 @@ struct pr_stage_run {
 	struct pr_stage_stats *stats; /* under lock */
 	struct pr_reorder reorder;    /* under lock */
 	uint64_t seq_in;              /* under lock: the number the next input gets */
+	uint64_t cut;                 /* under lock: the input whose failure stopped the
+	                               * run; later inputs' results are dropped */
 	uint64_t admitted, released;  /* under lock */
 	uint64_t inputs;              /* under lock: inputs admitted whose results
 	                                 have not come yet (queued or running) */
@@ -220,9 +222,10 @@ void pr_stage_run_finish(struct pr_stage_run *sr, struct pr_outcome *o, size_t n
 int pr_held_due(const struct pr_outcome *held, size_t n, size_t bytes);
 
 /* Hands the results of input SEQ, which held IN_LEN bytes, to the engine
- * (possibly none), which passes them on in order. */
+ * (possibly none), which passes them on in order; FAILED when the input
+ * failed (and was counted so with pr_stage_run_account()). */
 void pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, size_t in_len,
-                          struct pr_item_list *results);
+                          struct pr_item_list *results, int failed);
 
 /* Opens one state of SR's stage; reports to the engine on failure. */
 struct pr_stage_inst *pr_stage_run_open(struct pr_stage_run *sr, char **err);

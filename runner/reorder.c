@@ -11,6 +11,7 @@
 
 struct pr_reorder_slot {
 	int done;
+	int tag;
 	struct pr_item_list items;
 };
 
@@ -46,7 +47,7 @@ grow(struct pr_reorder *r, uint64_t need)
 }
 
 void
-pr_reorder_put(struct pr_reorder *r, uint64_t seq, struct pr_item_list *list)
+pr_reorder_put(struct pr_reorder *r, uint64_t seq, struct pr_item_list *list, int tag)
 {
 	struct pr_reorder_slot *slot;
 
@@ -54,12 +55,13 @@ pr_reorder_put(struct pr_reorder *r, uint64_t seq, struct pr_item_list *list)
 		grow(r, seq - r->base);
 	slot = &r->ring[seq & (r->cap - 1)];
 	slot->done = 1;
+	slot->tag = tag;
 	slot->items = *list;
 	memset(list, 0, sizeof(*list));
 }
 
 int
-pr_reorder_take(struct pr_reorder *r, struct pr_item_list *out)
+pr_reorder_take(struct pr_reorder *r, struct pr_item_list *out, int *tag)
 {
 	struct pr_reorder_slot *slot;
 
@@ -69,6 +71,8 @@ pr_reorder_take(struct pr_reorder *r, struct pr_item_list *out)
 	if (!slot->done)
 		return 0;
 	*out = slot->items;
+	if (tag != NULL)
+		*tag = slot->tag;
 	memset(slot, 0, sizeof(*slot));
 	r->base++;
 	return 1;

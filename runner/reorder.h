@@ -18,11 +18,13 @@ struct pr_reorder {
 void pr_reorder_init(struct pr_reorder *r);
 void pr_reorder_free(struct pr_reorder *r);
 
-/* Stores the results of input SEQ (>= base), taking the items of LIST. */
-void pr_reorder_put(struct pr_reorder *r, uint64_t seq, struct pr_item_list *list);
+/* Stores the results of input SEQ (>= base), taking the items of LIST,
+ * with TAG, a number the caller keeps with them. */
+void pr_reorder_put(struct pr_reorder *r, uint64_t seq, struct pr_item_list *list, int tag);
 
-/* Moves the results of input base, if they are in, to OUT and advances
- * base.  Returns 1 when it did, 0 when they are not in yet. */
-int pr_reorder_take(struct pr_reorder *r, struct pr_item_list *out);
+/* Moves the results of input base, if they are in, to OUT, their tag to
+ * *TAG (when not NULL), and advances base.  Returns 1 when it did, 0 when
+ * they are not in yet. */
+int pr_reorder_take(struct pr_reorder *r, struct pr_item_list *out, int *tag);
 
 #endif

@@ -20,7 +20,7 @@ put(struct pr_reorder *r, uint64_t n)
 		snprintf(name, sizeof(name), "%llu.%llu", (unsigned long long)n, (unsigned long long)k);
 		pr_item_list_push(&l, pr_item_new(name, NULL, NULL, 0, NULL));
 	}
-	pr_reorder_put(r, n, &l);
+	pr_reorder_put(r, n, &l, 0);
 }
 
 int
@@ -45,7 +45,7 @@ main(void)
 	pr_reorder_init(&r);
 	for (size_t i = 0; i < N; i++) {
 		put(&r, order[i]);
-		while (pr_reorder_take(&r, &got)) {
+		while (pr_reorder_take(&r, &got, NULL)) {
 			struct pr_item *it;
 			taken++;
 			while ((it = pr_item_list_pop(&got)) != NULL) {
@@ -66,14 +66,14 @@ main(void)
 	}
 	is_int(N, taken, "every input's results come out once");
 	ok(in_order, "in input order, items of one input in emitted order");
-	is_int(0, pr_reorder_take(&r, &got), "nothing more");
+	is_int(0, pr_reorder_take(&r, &got, NULL), "nothing more");
 	pr_reorder_free(&r);
 
 	pr_reorder_init(&r);
 	put(&r, 2);
-	is_int(0, pr_reorder_take(&r, &got), "a later result waits for earlier ones");
+	is_int(0, pr_reorder_take(&r, &got, NULL), "a later result waits for earlier ones");
 	put(&r, 1);
-	is_int(0, pr_reorder_take(&r, &got), "still waiting for input 0");
+	is_int(0, pr_reorder_take(&r, &got, NULL), "still waiting for input 0");
 	pr_reorder_free(&r);
 	return test_done();
 }
