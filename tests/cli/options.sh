@@ -158,9 +158,11 @@ input: {lines: big.txt}
 stages:
   - {name: clean, run: clean}
 YML
-status=$( { "$PIPERUN" "$tmp/lines.yml" 2> "$tmp/err"; echo $? > "$tmp/status"; } | head -n 1 > /dev/null; cat "$tmp/status")
+status=$( { "$PIPERUN" --stats "$tmp/bp.json" "$tmp/lines.yml" 2> "$tmp/err"; echo $? > "$tmp/status"; } | head -n 1 > /dev/null; cat "$tmp/status")
 is 141 "$status" "a closed stdout ends the run with 141"
 [ ! -s "$tmp/err" ]
 ok $? "without a message"
+grep -q '"status": "broken pipe"' "$tmp/bp.json"
+ok $? "--stats says the status is \"broken pipe\""
 
 test_done

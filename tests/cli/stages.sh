@@ -7,7 +7,7 @@ case $PIPERUN in /*) ;; *) PIPERUN=$(pwd)/$PIPERUN ;; esac
 case $tmp in /*) ;; *) tmp=$(pwd)/$tmp ;; esac
 top=$(pwd)
 
-plan 216
+plan 218
 
 # skip_one REASON: one test that cannot run here.
 skip_one() {
@@ -205,6 +205,15 @@ for re in 'a(b' '[z-a]x' 'x{2,1}'; do
 	grep -F "'pick'" "$tmp/err" >/dev/null
 	is "2 0" "$rc $?" "grep: bad regex '$re' is refused by --check with exit 2, naming the stage"
 done
+
+# A NUL byte is part of its line: a bracket expression that allows it
+# matches it; '.' does not, as in any POSIX extended expression.
+printf 'x\000yz\nxay\n' >"$tmp/nul.txt"
+pipeline "$tmp/gn1.yml" "- {name: g, run: grep, with: {pattern: 'x[^a]y'}}"
+pipeline "$tmp/gn2.yml" "- {name: g, run: grep, with: {pattern: 'x.yz'}}"
+is "x@yz" "$("$PIPERUN" "$tmp/gn1.yml" "$tmp/nul.txt" | tr '\000' @)" \
+	"grep: a bracket expression matches a NUL byte within a line"
+is "" "$("$PIPERUN" "$tmp/gn2.yml" "$tmp/nul.txt")" "grep: '.' does not match a NUL byte"
 
 # ---- split ----
 
