@@ -902,7 +902,6 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 	if (last->writer)
 		writer_stop(last, writer);
 	if (controlled) {
-		struct pr_stage_run *last = &e.runs[p->nstages - 1];
 		pthread_mutex_lock(&last->lock);
 		sink_flush(&e);
 		pthread_mutex_unlock(&last->lock);

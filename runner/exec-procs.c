@@ -116,7 +116,8 @@ proc_launch(struct proc *w, char **err)
 	posix_spawnattr_t attr;
 	sigset_t none;
 	int sv[2], rc;
-	char *argv[] = { "piperun", PR_WORKER_FLAG, "3", "4", NULL };
+	char name[] = "piperun", flag[] = PR_WORKER_FLAG, sock_arg[] = "3", status_arg[] = "4";
+	char *argv[] = { name, flag, sock_arg, status_arg, NULL };
 	int status_fd = status_page(w);
 	struct pr_buf meta = { 0 };
 

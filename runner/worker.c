@@ -251,9 +251,9 @@ pr_worker_main(int fd, int status_fd)
 #endif
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	if (status_fd >= 0) {
-		void *p = mmap(NULL, sizeof(*status), PROT_READ | PROT_WRITE, MAP_SHARED, status_fd, 0);
-		if (p != MAP_FAILED)
-			status = p;
+		void *page = mmap(NULL, sizeof(*status), PROT_READ | PROT_WRITE, MAP_SHARED, status_fd, 0);
+		if (page != MAP_FAILED)
+			status = page;
 		close(status_fd);
 	}
 	/* Stray writes of a stage go to stderr, never into piperun's output. */

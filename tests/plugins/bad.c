@@ -14,10 +14,12 @@
 
 #include "piperun-stage.h"
 
+#ifndef NO_SYMBOL
 static int
 bad_open(const struct piperun_host *host, struct piperun_opts *opts, void **state)
 {
 #ifdef REFUSE
+	(void)state;
 	const char *mode = "none";
 	if (host->opt_string(opts, "mode", &mode) < 0)
 		return -1;
@@ -48,7 +50,6 @@ bad_close(void *state)
 	free(state);
 }
 
-#ifndef NO_SYMBOL
 PIPERUN_STAGE_EXPORT = {
 #ifdef BAD_ABI
 	.abi = (uint32_t)2 << 16,
