@@ -40,7 +40,8 @@ name_hash(const char *s)
 }
 
 /* Adds NAME to the names written in this run; returns 0, or -1 when it was
- * there already (or memory ran out). */
+ * there already (or memory ran out).  The claim comes before the write, so
+ * that two items writing at once cannot both have the name. */
 static int
 claim_name(struct write_state *st, const char *name)
 {
@@ -78,6 +79,37 @@ claim_name(struct write_state *st, const char *name)
 	}
 	pthread_mutex_unlock(&st->lock);
 	return rc;
+}
+
+/* Takes NAME back out of the names written in this run: its write failed
+ * and left no file, so a retry of its item may claim it again. */
+static void
+release_name(struct write_state *st, const char *name)
+{
+	size_t mask, j;
+
+	pthread_mutex_lock(&st->lock);
+	mask = st->cap - 1;
+	j = name_hash(name) & mask;
+	while (st->names[j] != NULL && strcmp(st->names[j], name) != 0)
+		j = (j + 1) & mask;
+	if (st->names[j] != NULL) {
+		free(st->names[j]);
+		st->names[j] = NULL;
+		st->nnames--;
+		/* The names probed past the hole move back into it when it lies
+		 * between their slot and where they belong, or lookups would
+		 * stop at the hole and miss them. */
+		for (size_t k = (j + 1) & mask; st->names[k] != NULL; k = (k + 1) & mask) {
+			size_t home = name_hash(st->names[k]) & mask;
+			if (((k - home) & mask) >= ((k - j) & mask)) {
+				st->names[j] = st->names[k];
+				st->names[k] = NULL;
+				j = k;
+			}
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
 }
 
 static int
@@ -218,7 +250,7 @@ write_process(void *state, const struct piperun_host *host, const struct piperun
 	struct write_state *st = state;
 	char tmp[64], *final = NULL, *name = NULL;
 	const char *base;
-	int dirfd = -1, parent = -1, fd = -1;
+	int dirfd = -1, parent = -1, fd = -1, claimed = 0;
 	const unsigned char *p = item->data;
 	size_t left = item->len;
 
@@ -242,6 +274,7 @@ write_process(void *state, const struct piperun_host *host, const struct piperun
 		                      "written there", name, st->suffix);
 		goto fail;
 	}
+	claimed = 1;
 	dirfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0 && errno == ENOENT) {
 		char *copy = strdup(st->dir);
@@ -308,6 +341,10 @@ fail_tmp:
 		close(fd);
 	unlinkat(parent, tmp, 0);
 fail:
+	/* Nothing was written: under on_error: retry, the next attempt on
+	 * this item may have the name. */
+	if (claimed)
+		release_name(st, name);
 	host->release(final);
 	host->release(name);
 	if (parent >= 0)

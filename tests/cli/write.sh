@@ -6,7 +6,7 @@
 case $PIPERUN in /*) ;; *) PIPERUN=$(pwd)/$PIPERUN ;; esac
 case $tmp in /*) ;; *) tmp=$(pwd)/$tmp ;; esac
 
-plan 36
+plan 41
 
 # files_below DIR: the regular files below DIR, one relative path a line, sorted.
 files_below() {
@@ -176,5 +176,33 @@ is 1 $? "the name is an existing folder: exit 1"
 line_names "$tmp/err" "write" "a.txt"
 ok $? "the name is an existing folder: the item is named on stderr"
 is 0 "$(temps_below "$w/fout")" "a failed write leaves no .piperun- temporary file"
+
+# ---- retries ----
+
+# A failed write claims no name: under on_error: retry, a later attempt on
+# the item writes it.  A plain file rb stands where dir should be, and goes
+# 0.2 s after the start, while the retries back off (6.3 s in all).
+mkdir -p "$w/retry"
+printf 'retried\n' >"$w/retry/f"
+cat >"$w/retry/p.yml" <<'EOF'
+stages:
+  - {name: read, run: read}
+  - {name: write, run: write, with: {dir: rb}, on_error: retry, retries: 6}
+EOF
+touch "$w/retry/rb"
+(sleep 0.2; rm -f "$w/retry/rb") &
+(cd "$w/retry" && "$PIPERUN" p.yml f) >"$tmp/out" 2>"$tmp/err"
+rc=$?
+wait
+is 0 $rc "a write that fails until dir can be made, under retry: exit 0"
+same_file "$w/retry/f" "$w/retry/rb/f" "a retry writes the file the failed attempt could not"
+is "" "$(cat "$tmp/err")" "the retried write prints nothing on stderr"
+
+# Retries do not let a second item write where the first one did.
+sed 's/retries: 6/retries: 1/' "$w/retry/p.yml" >"$w/retry/p1.yml"
+(cd "$w/retry" && "$PIPERUN" p1.yml f ./f) >"$tmp/out" 2>"$tmp/err"
+is 1 $? "two items for one file under retry: exit 1"
+grep -q "refusing to write 'f': an earlier item of this run was written there" "$tmp/err"
+ok $? "two items for one file under retry: the second is still refused"
 
 test_done

@@ -58,6 +58,43 @@ expect_refused(struct test_stage *t, const char *name)
 	free(err);
 }
 
+/* Names that fail among names written, enough to grow the set and to
+ * collide in it: taking the failed ones back out keeps every written name
+ * refused, and lets each failed one be written later. */
+static void
+release_many(struct test_stage *t)
+{
+	struct pr_item_list out = { 0 };
+	char *err, *name, *path = pr_asprintf("%s/out/deep/blk", test_tmpdir());
+	int written = 0, failed = 0, refused = 0, later = 0;
+
+	test_write_file("out/deep/blk", "b", 1);
+	for (int i = 0; i < 300; i++) {
+		name = pr_asprintf(i % 3 == 0 ? "blk/n%d" : "n%d", i);
+		if (test_stage_run(t, name, NULL, "x", 1, &out, &err) == 0)
+			written += i % 3 != 0;
+		else
+			failed += i % 3 == 0;
+		free(err);
+		free(name);
+	}
+	unlink(path);
+	for (int i = 0; i < 300; i++) {
+		name = pr_asprintf(i % 3 == 0 ? "blk/n%d" : "n%d", i);
+		if (test_stage_run(t, name, NULL, "x", 1, &out, &err) == 0)
+			later += i % 3 == 0;
+		else
+			refused += i % 3 != 0 && strstr(err, "an earlier item of this run") != NULL;
+		free(err);
+		free(name);
+	}
+	free(path);
+	is_int(200, written, "200 names written among 100 failures");
+	is_int(100, failed, "100 names failed, a file in the way");
+	is_int(200, refused, "each name written is refused after the failures were taken back");
+	is_int(100, later, "each name that failed is written once the file is gone");
+}
+
 int
 main(void)
 {
@@ -138,6 +175,20 @@ main(void)
 	ok(err != NULL && strstr(err, "plain.txt/x") != NULL, "the message names the item: %s",
 	   err ? err : "");
 	free(err);
+
+	/* A failed write claims no name: a retry of the item writes it once
+	 * the obstacle is gone, and only then is a second item refused. */
+	path = pr_asprintf("%s/out/deep/plain.txt", test_tmpdir());
+	unlink(path);
+	free(path);
+	is_int(0, test_stage_run(&t, "plain.txt/x", NULL, "x", 1, &out, &err),
+	       "a name whose write failed can be written again");
+	is_int(-1, test_stage_run(&t, "plain.txt/x", NULL, "y", 1, &out, &err),
+	       "once written, a second item with the name is refused");
+	ok(err != NULL && strstr(err, "an earlier item of this run") != NULL, "and says why: %s",
+	   err ? err : "");
+	free(err);
+	release_many(&t);
 
 	test_stage_close(&t);
 	return test_done();
