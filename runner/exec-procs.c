@@ -14,10 +14,14 @@
  * replaced; the item it was running fails with the signal's name (or,
  * under on_error: retry, goes to the replacement for its next attempt),
  * and the items sent after it, and those it finished whose results were
- * lost with it, go to the replacement.
+ * lost with it, go to the replacement.  A worker whose attempt on an item
+ * overruns the stage's timeout, timed from the attempt's start as the
+ * status page shows it, is killed with what its stage started, and
+ * handled the same way.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <fcntl.h>
@@ -34,6 +38,7 @@
 #include "runner/executor.h"
 #include "runner/ipc.h"
 #include "runner/queue.h"
+#include "runner/units.h"
 #include "runner/util.h"
 #include "runner/worker.h"
 
@@ -65,19 +70,11 @@ struct procs {
 	pthread_mutex_t lock; /* the workers' pids, which cancel() reads */
 };
 
-/* Time a worker gets past an item's timeout to give it up by itself. */
-#define TIMEOUT_SLACK 3.0
-
-/* How far W's worker got, as its status page says: a number that changes
- * with each item it starts and each attempt it makes on one, which is its
- * remainder modulo 1024.  0 without a status page. */
-static uint64_t
-progress(const struct proc *w)
-{
-	if (w->status == NULL)
-		return 0;
-	return atomic_load(&w->status->started) * 1024 + atomic_load(&w->status->tried);
-}
+/* Time an attempt gets past the timeout T before its worker is killed:
+ * what measuring takes, and room for a stage that checks
+ * host->stopping() now and then (exec does, every 100 ms) to give the item
+ * up by itself and keep its worker. */
+#define TIMEOUT_SLACK(t) (0.1 + (t) / 20)
 
 /* Gives W a fresh status page; returns the descriptor to hand the worker,
  * or -1 (W then has none, and its worker reports after every item). */
@@ -238,6 +235,63 @@ proc_reap(struct proc *w)
 	return how;
 }
 
+/* Kills the children of process PID, each with its process group when it
+ * leads one, as an exec command does.  They are found in /proc. */
+static void
+kill_children(pid_t pid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char path[64], buf[512];
+		const char *p;
+		long child, ppid, pgrp;
+		char *end;
+		ssize_t n;
+		int fd;
+
+		child = strtol(e->d_name, &end, 10);
+		if (*end != '\0' || child <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", child);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		/* "PID (COMM) STATE PPID PGRP ...", where COMM may hold anything. */
+		if ((p = strrchr(buf, ')')) == NULL ||
+		    sscanf(p + 1, " %*c %ld %ld", &ppid, &pgrp) != 2 || ppid != (long)pid)
+			continue;
+		kill(pgrp == child ? -(pid_t)child : (pid_t)child, SIGKILL);
+	}
+	closedir(d);
+}
+
+/* Kills W's worker, and first what its stage started: an exec command
+ * given up at the timeout gets SIGTERM from the stage and SIGKILL only
+ * later, which a killed worker never sends, so the command's process
+ * group would live on.  The worker is stopped meanwhile, so that it
+ * starts no more children, and reaps none whose ids could then be
+ * reused.  Its exit is left for proc_reap(). */
+static void
+proc_kill(struct proc *w)
+{
+	siginfo_t si;
+
+	if (kill(w->pid, SIGSTOP) == 0)
+		while (waitid(P_PID, (id_t)w->pid, &si, WSTOPPED | WEXITED | WNOWAIT) < 0 &&
+		       errno == EINTR)
+			;
+	kill_children(w->pid);
+	kill(w->pid, SIGKILL);
+}
+
 /* The bytes ITEMS take in the socket, about: their frames, and the data
  * of those small enough to travel inline. */
 static size_t
@@ -271,7 +325,7 @@ send_batch(struct proc *w, struct pr_item_list *items)
 }
 
 /* Waits until the worker has something to say, or DEADLINE (0: none).
- * Returns 1 when it has, 0 when the deadline passed. */
+ * Returns 1 when it has, 0 when the deadline passed first. */
 static int
 wait_readable(int fd, double deadline)
 {
@@ -279,16 +333,59 @@ wait_readable(int fd, double deadline)
 		struct pollfd p = { fd, POLLIN, 0 };
 		int ms = -1;
 		if (deadline > 0) {
+			/* Past it, what the worker sent already still counts. */
 			double left = deadline - pr_now();
-			if (left <= 0)
-				return 0;
-			ms = (int)(left * 1000) + 1;
+			ms = left > 0 ? (int)(left * 1000) + 1 : 0;
 		}
 		int n = poll(&p, 1, ms);
 		if (n > 0)
 			return 1;
+		if (n == 0 && deadline > 0 && pr_now() >= deadline)
+			return 0;
 		if (n < 0 && errno != EINTR)
 			return 1; /* let the read say what is wrong */
+	}
+}
+
+/* Without a status page, the time the item awaited may take from now, as
+ * an upper bound: every attempt it has left, each with its timeout, slack
+ * and longest backoff.  Its results come as soon as it is done. */
+static double
+item_budget(const struct pr_stage_conf *c, const struct pr_item *item)
+{
+	unsigned attempts = c->on_error == PR_ON_ERROR_RETRY ? c->retries + 1 : 1;
+	unsigned left = attempts > item->tries ? attempts - item->tries : 1;
+
+	return left * (c->timeout + TIMEOUT_SLACK(c->timeout)) + (left - 1) * PR_BACKOFF_MAX;
+}
+
+/* Waits until W's worker has something to say: returns 1, or 0 when the
+ * attempt it runs overran TIMEOUT (0: none) and its slack first.  Each
+ * attempt is timed from its start in the worker, as the status page
+ * shows: not from when the items before it in its batch were answered,
+ * nor from when this thread got round to waiting (passing results on can
+ * hold it up).  Without a status page, the item awaited has until
+ * BUDGET_END. */
+static int
+wait_worker(struct proc *w, double timeout, double budget_end)
+{
+	for (;;) {
+		double deadline = 0;
+		uint64_t since = 0;
+		if (timeout > 0 && w->status == NULL) {
+			deadline = budget_end;
+		} else if (timeout > 0) {
+			/* Between attempts, none can end before the next one could. */
+			since = atomic_load(&w->status->attempt.since_us);
+			deadline = (since > 0 ? (double)since / 1e6 : pr_now()) + timeout +
+			           TIMEOUT_SLACK(timeout);
+		}
+		if (wait_readable(w->fd, deadline))
+			return 1;
+		/* The attempt is over when it is still the one that ran. */
+		if (w->status == NULL ||
+		    (since > 0 && atomic_load(&w->status->attempt.since_us) == since))
+			return 0;
 	}
 }
 
@@ -311,13 +408,13 @@ finish_held(struct pr_stage_run *sr, struct held *h)
 
 /* Reads the outcome of ITEM into H; delivers those H holds before it
  * waits for the worker.  Returns 1 when it came, 0 when the worker went
- * away, -1 when TIMEOUT (0: none) and its slack passed first. */
+ * away, -1 when an attempt of the worker's (on this item or one after
+ * it) overran TIMEOUT (0: none) first. */
 static int
 receive_one(struct proc *w, struct pr_item *item, double timeout, struct held *h)
 {
 	struct pr_item_list results = { 0 };
-	double deadline = timeout > 0 ? pr_now() + timeout + TIMEOUT_SLACK : 0;
-	uint64_t mark = progress(w);
+	double budget_end = timeout > 0 ? pr_now() + item_budget(w->procs->sr->conf, item) : 0;
 
 	for (;;) {
 		unsigned char *meta, *data;
@@ -334,15 +431,7 @@ receive_one(struct proc *w, struct pr_item *item, double timeout, struct held *h
 				pr_item_list_clear(&results);
 				return 0;
 			}
-			if (!wait_readable(w->fd, deadline)) {
-				/* Each retry in the worker has the timeout anew, after
-				 * its backoff. */
-				uint64_t now = progress(w);
-				if (now != mark && now % 1024 > 1) {
-					mark = now;
-					deadline = pr_now() + timeout + TIMEOUT_SLACK + PR_BACKOFF_MAX;
-					continue;
-				}
+			if (!wait_worker(w, timeout, budget_end)) {
 				pr_item_list_clear(&results);
 				return -1;
 			}
@@ -456,7 +545,7 @@ try_again(struct proc *w, struct pr_item *item, const char *how)
 
 	if (w->status != NULL &&
 	    atomic_load(&w->status->started) == atomic_load(&w->status->done) + 1) {
-		uint64_t tried = atomic_load(&w->status->tried);
+		uint64_t tried = atomic_load(&w->status->attempt.tried);
 		if (tried > used)
 			used = (unsigned)tried;
 	}
@@ -530,7 +619,6 @@ proc_feeder(void *arg)
 		double timeout = sr->conf->timeout;
 		int got = 1;
 		while (f.counts[0] > 0 && (it = f.items.head) != NULL) {
-			/* Each item's clock starts when the one before it is done. */
 			if ((got = receive_one(w, it, timeout, &held)) != 1)
 				break;
 			pr_item_list_pop(&f.items);
@@ -555,11 +643,13 @@ proc_feeder(void *arg)
 		 * killed: that item fails.  The items it finished, whose results
 		 * were lost with it, and those after go to the replacement. */
 		if (got < 0 && w->pid > 0)
-			kill(w->pid, SIGKILL);
+			proc_kill(w);
 		char *how = proc_reap(w);
 		if (got < 0) {
+			char t[32];
 			free(how);
-			how = pr_asprintf("timed out after %gs; its worker process was killed", timeout);
+			how = pr_asprintf("timed out after %s; its worker process was killed",
+			                  pr_format_duration(timeout, t, sizeof(t)));
 		}
 		struct pr_item_list redo = { 0 };
 		if (w->status != NULL) {

@@ -559,24 +559,30 @@ backoff(unsigned attempt)
 }
 
 int
-pr_stage_try(struct pr_stage_inst *inst, struct pr_item *in, _Atomic uint64_t *tried,
+pr_stage_try(struct pr_stage_inst *inst, struct pr_item *in, struct pr_attempt *at,
              struct pr_item_list *out, char **err)
 {
 	const struct pr_stage_conf *c = inst->conf;
 	unsigned attempts = c->on_error == PR_ON_ERROR_RETRY ? c->retries + 1 : 1;
+	int rc;
 
 	*err = NULL;
 	for (unsigned a = in->tries; a < attempts; a++) {
 		if (a > 0 && inst->cancel != NULL && atomic_load(inst->cancel))
 			break;
-		if (tried != NULL)
-			atomic_store(tried, a + 1);
+		if (at != NULL)
+			atomic_store(&at->tried, a + 1);
 		if (a > 0) {
 			free(*err);
 			*err = NULL;
 			backoff(a - 1);
 		}
-		if (pr_stage_process(inst, in, out, err) == 0)
+		if (at != NULL)
+			atomic_store(&at->since_us, (uint64_t)(pr_now() * 1e6));
+		rc = pr_stage_process(inst, in, out, err);
+		if (at != NULL)
+			atomic_store(&at->since_us, 0);
+		if (rc == 0)
 			return 0;
 	}
 	return -1;

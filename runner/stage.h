@@ -43,15 +43,24 @@ int pr_stage_process(struct pr_stage_inst *inst, struct pr_item *in, struct pr_i
 /* The longest wait before a retry, in seconds. */
 #define PR_BACKOFF_MAX 5.0
 
+/* The attempt pr_stage_try() is at, for another thread or process to see
+ * (a worker's status page): so that it can time each attempt. */
+struct pr_attempt {
+	_Atomic uint64_t tried;    /* its number, from 1, set before its backoff */
+	_Atomic uint64_t since_us; /* when the stage began it, pr_now() in microseconds;
+	                            * 0 while none runs (in the backoff, or done) */
+};
+
 /*
  * Runs the stage on IN as its on_error policy says: once, or with
  * `retry` up to 1 + retries times with exponential backoff from 100 ms
  * capped at PR_BACKOFF_MAX.  IN->tries of those attempts were made
- * already, by worker processes that died on it.  When TRIED is not NULL,
- * each attempt's number (from 1, counting those) goes there before its
- * backoff.  Returns and fills OUT and *ERR as pr_stage_process().
+ * already, by worker processes that died on it.  When AT is not NULL,
+ * each attempt shows there: its number (from 1, counting those) before
+ * its backoff, its start while the stage runs it.  Returns and fills OUT
+ * and *ERR as pr_stage_process().
  */
-int pr_stage_try(struct pr_stage_inst *inst, struct pr_item *in, _Atomic uint64_t *tried,
+int pr_stage_try(struct pr_stage_inst *inst, struct pr_item *in, struct pr_attempt *at,
                  struct pr_item_list *out, char **err);
 
 /* Closes the stage and frees INST; accepts NULL. */

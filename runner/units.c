@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,4 +92,14 @@ pr_parse_duration(const char *s, double *out)
 	int fraction;
 
 	return parse_scaled(s, time_units, out, &fraction);
+}
+
+char *
+pr_format_duration(double s, char *buf, size_t len)
+{
+	if (s < 1)
+		snprintf(buf, len, "%gms", s * 1e3);
+	else
+		snprintf(buf, len, "%gs", s);
+	return buf;
 }

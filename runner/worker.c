@@ -150,7 +150,7 @@ sender_stop(struct sender *s)
 /* Runs one item frame and queues its results. */
 static int
 serve_item(struct sender *snd, struct pr_stage_inst *inst, unsigned char *meta, size_t meta_len,
-           unsigned char *data, size_t len, struct pr_block *block, _Atomic uint64_t *tried)
+           unsigned char *data, size_t len, struct pr_block *block, struct pr_attempt *at)
 {
 	struct pr_conn *c = snd->c;
 	struct pr_rd r = { meta, meta_len };
@@ -181,7 +181,7 @@ serve_item(struct sender *snd, struct pr_stage_inst *inst, unsigned char *meta, 
 	free(name);
 	free(path);
 	t0 = pr_now();
-	rc = pr_stage_try(inst, item, tried, &out, &err);
+	rc = pr_stage_try(inst, item, at, &out, &err);
 	took = pr_now() - t0;
 	/* The stage took the parent's block (and may have written over it):
 	 * its results must reach the parent before the item counts as done,
@@ -323,11 +323,11 @@ pr_worker_main(int fd, int status_fd)
 			rc = 1;
 		} else {
 			if (status != NULL) {
-				atomic_store(&status->tried, 0);
+				atomic_store(&status->attempt.tried, 0);
 				atomic_store(&status->started, served + 1);
 			}
 			if (serve_item(&snd, inst, meta, meta_len, data, len, block,
-			               status != NULL ? &status->tried : NULL) < 0)
+			               status != NULL ? &status->attempt : NULL) < 0)
 				rc = 1;
 			served++;
 			if (status != NULL)

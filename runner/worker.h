@@ -7,6 +7,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "runner/stage.h"
+
 /* The hidden first argument that starts worker mode:
  * piperun --worker FD [STATUS_FD]. */
 #define PR_WORKER_FLAG "--worker"
@@ -16,12 +18,13 @@
  * has begun `started` items and finished `done` (results queued), counted
  * from its start.  A worker sends results a batch at a time, not an item
  * at a time, so when it dies this page tells its parent which item it was
- * running, and which finished items' results were lost with it.
+ * running, and which finished items' results were lost with it; and
+ * `attempt` tells it since when the worker runs that item, to time it.
  */
 struct pr_worker_status {
 	_Atomic uint64_t started;
 	_Atomic uint64_t done;
-	_Atomic uint64_t tried; /* the attempt on the item started last (from 1) */
+	struct pr_attempt attempt; /* the attempt on the item started last */
 };
 
 /*

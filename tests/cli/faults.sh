@@ -56,6 +56,65 @@ is 5 "$(wc -l < "$tmp/out" | tr -d ' ')" "every other item comes out"
 grep -q "failed on 'stdin#2': timed out after 1s; its worker process was killed" "$tmp/err"
 ok $? "the item fails, naming the timeout"
 
+# Timeouts are kept to within a small slack: the item fails, and its worker
+# is killed, soon after the timeout (here 0.5 s), not seconds later.
+now() { python3 -c 'import time; print(time.monotonic())'; }
+# took_under START LIMIT: status 0 when less than LIMIT seconds passed since START.
+took_under() { awk -v s="$1" -v e="$(now)" -v l="$2" 'BEGIN { exit !(e - s < l) }'; }
+start=$(now)
+probe_run "hang_on: 'stdin#2'" "timeout: 0.5s, on_error: skip"
+is 1 $? "a worker that overruns a 0.5 s timeout: the run ends, with 1"
+took_under "$start" 2.5
+ok $? "the run ends within 2 s of the timeout"
+grep -q "failed on 'stdin#2': timed out after 500ms; its worker process was killed" "$tmp/err"
+ok $? "the message states the timeout as configured"
+
+# The timeout is per item: items that each take 0.3 s all pass a 1 s
+# timeout, though they reach the worker in one batch and together take
+# longer.
+cat > "$tmp/batch.yml" <<YML
+input: {lines: "-"}
+stages:
+  - {name: p, kind: cpu, workers: 1, plugin: $PROBE, with: {sleep: 0.3s}, timeout: 1s}
+YML
+timeout 120 "$PIPERUN" "$tmp/batch.yml" < "$tmp/6" > "$tmp/out" 2> "$tmp/err"
+is 0 $? "six items of 0.3 s on one worker, each within a 1 s timeout: the run succeeds"
+is 6 "$(wc -l < "$tmp/out" | tr -d ' ')" "every item comes out"
+
+# An item that overruns its timeout on every attempt: each attempt's worker
+# is killed at the timeout, and the item fails after 1 + retries attempts.
+start=$(now)
+probe_run "hang_on: 'stdin#2', log: '$tmp/log-hang'" "timeout: 0.3s, on_error: retry, retries: 2"
+is 1 $? "an item that overruns every attempt, under retry: the run ends, with 1"
+is 3 "$(grep -c '^stdin#2$' "$tmp/log-hang")" "the item had 1 + retries attempts"
+is 2 "$(grep -c "will try 'stdin#2' again (attempt [23] of 3): timed out after 300ms; its worker process was killed" "$tmp/err")" "each retry is announced, naming the timeout"
+grep -q "failed on 'stdin#2': timed out after 300ms; its worker process was killed" "$tmp/err"
+ok $? "the item fails, naming the timeout"
+is 5 "$(wc -l < "$tmp/out" | tr -d ' ')" "every other item comes out"
+took_under "$start" 5
+ok $? "three attempts of 0.3 s and their backoff end within 5 s"
+
+# An exec command run by a worker process that ignores SIGTERM: the worker
+# killed at the timeout takes the command's process group with it.
+cat > "$tmp/hangcpu.yml" <<YML
+input: {lines: "-"}
+stages:
+  - name: e
+    kind: cpu
+    workers: 2
+    run: exec
+    with: {command: [sh, -c, 'trap "" TERM; read n; if [ "\$n" = 3 ]; then sleep $long; fi; echo "done \$n"', $marker]}
+    timeout: 0.5s
+    on_error: skip
+YML
+start=$(now)
+timeout 60 "$PIPERUN" "$tmp/hangcpu.yml" < "$tmp/6" > "$tmp/out" 2> "$tmp/err"
+is 1 $? "a command that ignores SIGTERM in a worker process: the run ends, with 1"
+took_under "$start" 2
+ok $? "the run ends within 1.5 s of the timeout"
+is "done 1 done 2 done 4 done 5 done 6" "$(tr '\n' ' ' < "$tmp/out" | sed 's/ $//')" "the other items come out, in order"
+no_leftovers "a command that ignores SIGTERM in a worker process"
+
 # A plugin that crashes takes only its worker process with it.
 probe_run "crash_on: 'stdin#4'" "on_error: skip"
 is 1 $? "a crashing plugin: the run ends, with 1"

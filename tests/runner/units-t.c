@@ -46,5 +46,17 @@ main(void)
 			ok(rc == 0 && v == durations[i].want, "duration '%s' = %g", durations[i].s,
 			   durations[i].want);
 	}
+	static const struct {
+		double s;
+		const char *want;
+	} formats[] = {
+		{ 0.2, "200ms" }, { 0.25, "250ms" }, { 0.0015, "1.5ms" }, { 1, "1s" },
+		{ 1.5, "1.5s" }, { 120, "120s" },
+	};
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		char buf[32];
+		is_string(formats[i].want, pr_format_duration(formats[i].s, buf, sizeof(buf)),
+		          "duration %g is written %s", formats[i].s, formats[i].want);
+	}
 	return test_done();
 }
