@@ -17,7 +17,8 @@
  * lost with it, go to the replacement.  A worker whose attempt on an item
  * overruns the stage's timeout, timed from the attempt's start as the
  * status page shows it, is killed with what its stage started, and
- * handled the same way.
+ * handled the same way.  When the stage has no more items, each worker
+ * sees the end of its input and exits, and its feeder reaps it then.
  */
 #include "config.h"
 
@@ -67,7 +68,9 @@ struct procs {
 	struct proc *workers;
 	unsigned n;
 	int stage_index;
-	pthread_mutex_t lock; /* the workers' pids, which cancel() reads */
+	pthread_mutex_t lock; /* the workers' pids, which cancel() reads; feeding */
+	pthread_cond_t fed;   /* feeding went down */
+	unsigned feeding;     /* feeders that may still pass results on */
 };
 
 /* Time an attempt gets past the timeout T before its worker is killed:
@@ -161,6 +164,26 @@ proc_launch(struct proc *w, char **err)
 	return 0;
 }
 
+/* Waits for W's worker to exit and reaps it; returns its status.  The
+ * pid is forgotten in the same breath, under the lock, so that cancel()
+ * never signals a pid that may have been reused. */
+static int
+proc_wait(struct proc *w)
+{
+	siginfo_t si;
+	int status = 0;
+
+	/* Waits without reaping: the lock is not held while the worker runs. */
+	while (waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&w->procs->lock);
+	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	w->pid = -1;
+	pthread_mutex_unlock(&w->procs->lock);
+	return status;
+}
+
 /* Waits for a worker started by proc_launch() to open the stage.
  * Returns 0, or -1 with *ERR set and the worker reaped. */
 static int
@@ -193,10 +216,7 @@ proc_ready(struct proc *w, char **err)
 	close(w->fd);
 	w->fd = -1;
 	pr_conn_free(&w->conn);
-	waitpid(w->pid, NULL, 0);
-	pthread_mutex_lock(&ps->lock);
-	w->pid = -1;
-	pthread_mutex_unlock(&ps->lock);
+	proc_wait(w);
 	return -1;
 }
 
@@ -212,27 +232,48 @@ proc_spawn(struct proc *w, char **err)
 static char *
 proc_reap(struct proc *w)
 {
-	int status = 0;
-	char *how;
+	pid_t pid = w->pid;
+	int status;
 
 	if (w->fd >= 0)
 		close(w->fd);
 	w->fd = -1;
 	pr_conn_free(&w->conn);
-	if (w->pid <= 0)
+	if (pid <= 0)
 		return pr_strdup("no worker");
-	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
-		;
+	status = proc_wait(w);
 	if (WIFSIGNALED(status))
-		how = pr_asprintf("worker process %ld was killed by signal %d (%s)", (long)w->pid,
-		                  WTERMSIG(status), strsignal(WTERMSIG(status)));
-	else
-		how = pr_asprintf("worker process %ld exited with status %d", (long)w->pid,
-		                  WEXITSTATUS(status));
-	pthread_mutex_lock(&w->procs->lock);
-	w->pid = -1;
-	pthread_mutex_unlock(&w->procs->lock);
-	return how;
+		return pr_asprintf("worker process %ld was killed by signal %d (%s)", (long)pid,
+		                   WTERMSIG(status), strsignal(WTERMSIG(status)));
+	return pr_asprintf("worker process %ld exited with status %d", (long)pid,
+	                   WEXITSTATUS(status));
+}
+
+/* Reaps W's worker once it has closed its stage and exited, which it does
+ * when its socket ends: a worker done with its items is no zombie for the
+ * rest of the run.  What it still sends, blocks it gives back, is taken. */
+static void
+proc_retire(struct proc *w)
+{
+	unsigned char *meta, *data;
+	size_t ml, dl;
+	uint32_t type;
+	struct pr_block *block;
+	int got;
+
+	if (w->fd >= 0)
+		shutdown(w->fd, SHUT_WR);
+	while (w->fd >= 0 &&
+	       (got = pr_conn_recv(&w->conn, &type, &meta, &ml, &data, &dl, &block)) > 0) {
+		if (got == 2)
+			continue;
+		free(meta);
+		if (block != NULL)
+			pr_block_release(block);
+		else
+			free(data);
+	}
+	free(proc_reap(w));
 }
 
 /* Kills the children of process PID, each with its process group when it
@@ -677,11 +718,15 @@ proc_feeder(void *arg)
 			free(err);
 		}
 	}
-	/* No more items: the worker sees the end of its input and closes its
-	 * stage and exits now, while the later stages finish, alongside the
-	 * other workers, rather than one at a time when the run stops. */
-	if (w->fd >= 0)
-		shutdown(w->fd, SHUT_WR);
+	/* No more items: the stage may drain.  The worker sees the end of its
+	 * input and closes its stage and exits now, while the later stages
+	 * finish, alongside the other workers, rather than one at a time when
+	 * the run stops; and it is reaped then. */
+	pthread_mutex_lock(&ps->lock);
+	ps->feeding--;
+	pthread_cond_broadcast(&ps->fed);
+	pthread_mutex_unlock(&ps->lock);
+	proc_retire(w);
 	return NULL;
 }
 
@@ -701,6 +746,7 @@ procs_stop(struct pr_stage_run *sr)
 			munmap(ps->workers[i].status, sizeof(*ps->workers[i].status));
 	}
 	pr_queue_destroy(&ps->queue);
+	pthread_cond_destroy(&ps->fed);
 	pthread_mutex_destroy(&ps->lock);
 	free(ps->workers);
 	free(ps);
@@ -731,6 +777,7 @@ procs_start(struct pr_stage_run *sr, char **err)
 	pr_block_enable();
 	ps->stage_index = (int)(sr->conf - sr->engine_pipeline->stages);
 	pthread_mutex_init(&ps->lock, NULL);
+	pthread_cond_init(&ps->fed, NULL);
 	pr_queue_init(&ps->queue);
 	ps->workers = pr_calloc(sr->workers, sizeof(*ps->workers));
 	sr->ex_data = ps;
@@ -750,8 +797,14 @@ procs_start(struct pr_stage_run *sr, char **err)
 		}
 	}
 	for (unsigned i = 0; i < ps->n; i++) {
+		pthread_mutex_lock(&ps->lock);
+		ps->feeding++;
+		pthread_mutex_unlock(&ps->lock);
 		int rc = pr_thread_start(&ps->workers[i].thread, proc_feeder, &ps->workers[i]);
 		if (rc != 0) {
+			pthread_mutex_lock(&ps->lock);
+			ps->feeding--;
+			pthread_mutex_unlock(&ps->lock);
 			*err = pr_asprintf("piperun: stage '%s': cannot start a thread: %s",
 			                   sr->conf->name, strerror(rc));
 			procs_stop(sr);
@@ -776,11 +829,12 @@ procs_drain(struct pr_stage_run *sr)
 	struct procs *ps = sr->ex_data;
 
 	pr_queue_close(&ps->queue);
-	for (unsigned i = 0; i < ps->n; i++) {
-		if (ps->workers[i].running)
-			pthread_join(ps->workers[i].thread, NULL);
-		ps->workers[i].running = 0;
-	}
+	/* The feeders are done with the items when they have passed every
+	 * result on; stop() joins them once they have reaped their workers. */
+	pthread_mutex_lock(&ps->lock);
+	while (ps->feeding > 0)
+		pthread_cond_wait(&ps->fed, &ps->lock);
+	pthread_mutex_unlock(&ps->lock);
 }
 
 const struct pr_executor pr_exec_procs = {

@@ -115,6 +115,31 @@ ok $? "the run ends within 1.5 s of the timeout"
 is "done 1 done 2 done 4 done 5 done 6" "$(tr '\n' ' ' < "$tmp/out" | sed 's/ $//')" "the other items come out, in order"
 no_leftovers "a command that ignores SIGTERM in a worker process"
 
+# Worker processes are reaped as they end, not when the run ends: a worker
+# that crashed, one killed at its timeout, and those that exited when their
+# stage ran out of items are no zombies while a later stage spends 2 s on
+# stdin#6, the last item, which it gets once the first stage is done.
+cat > "$tmp/reap.yml" <<YML
+input: {lines: "-"}
+stages:
+  - {name: p, kind: cpu, workers: 2, plugin: $PROBE, with: {crash_on: 'stdin#2', hang_on: 'stdin#4'}, timeout: 0.5s, on_error: skip}
+  - {name: s, kind: io, workers: 1, plugin: $PROBE, with: {slow_on: 'stdin#6', log: '$tmp/log-reap'}}
+YML
+timeout 60 "$PIPERUN" "$tmp/reap.yml" < "$tmp/6" > "$tmp/out" 2> "$tmp/err" &
+pid=$!
+i=0
+while ! grep -q '^stdin#6$' "$tmp/log-reap" 2> /dev/null && [ $i -lt 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+sleep 0.5
+run=$(pgrep -P $pid) # piperun, below timeout(1)
+zombies=$(ps -o stat= --ppid "${run:-$pid}" | grep -c '^Z')
+[ -n "$run" ] || diag "the run ended before the check for zombies"
+wait $pid
+is 1 $? "workers that crashed, timed out and finished: the run ends, with 1"
+is 0 "$zombies" "no worker process is left a zombie while the run goes on"
+
 # A plugin that crashes takes only its worker process with it.
 probe_run "crash_on: 'stdin#4'" "on_error: skip"
 is 1 $? "a crashing plugin: the run ends, with 1"
