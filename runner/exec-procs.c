@@ -315,11 +315,12 @@ kill_children(pid_t pid)
 }
 
 /* Kills W's worker, and first what its stage started: an exec command
- * given up at the timeout gets SIGTERM from the stage and SIGKILL only
- * later, which a killed worker never sends, so the command's process
- * group would live on.  The worker is stopped meanwhile, so that it
- * starts no more children, and reaps none whose ids could then be
- * reused.  Its exit is left for proc_reap(). */
+ * gets SIGKILL from the stage only two seconds after SIGTERM at a
+ * timeout, and nothing when the run is interrupted (the worker does not
+ * know), so with its worker killed the command's process group would live
+ * on.  The worker is stopped meanwhile, so that it starts no more
+ * children, and reaps none whose ids could then be reused.  Its exit is
+ * left for proc_reap(). */
 static void
 proc_kill(struct proc *w)
 {
@@ -760,10 +761,11 @@ procs_cancel(struct pr_stage_run *sr)
 
 	if (ps == NULL)
 		return;
+	/* Under the lock, no pid here has been reaped (see proc_wait()). */
 	pthread_mutex_lock(&ps->lock);
 	for (unsigned i = 0; i < ps->n; i++)
 		if (ps->workers[i].pid > 0)
-			kill(ps->workers[i].pid, SIGKILL);
+			proc_kill(&ps->workers[i]);
 	pthread_mutex_unlock(&ps->lock);
 }
 

@@ -334,6 +334,32 @@ rc=$(cd "$tmp" && open_pipe_run 1 0.5 "TERM TERM" --sync hang-sync.yml)
 case $rc in "143 "[0-9]) r=0 ;; *) r=1; diag "got: $rc" ;; esac
 ok $r "--sync, a stage that hangs: a second SIGTERM ends the run within 10 s"
 
+# An interrupted run with a cpu exec stage whose command ignores SIGTERM:
+# the worker processes killed at the end of the grace period take the
+# commands' process groups with them.
+cat > "$tmp/intcpu.yml" <<YML
+input: {lines: "-"}
+stages:
+  - {name: e, kind: cpu, workers: 2, run: exec, with: {command: [sh, -c, 'trap "" TERM; sleep $long', $marker]}}
+YML
+python3 - "$PIPERUN" "$tmp/intcpu.yml" > "$tmp/sig" 2>&1 <<'PY'
+import signal, subprocess, sys, time
+p = subprocess.Popen([sys.argv[1], "--grace", "0.2s", sys.argv[2]], stdin=subprocess.PIPE,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+p.stdin.write(b"1\n2\n")
+p.stdin.close()
+time.sleep(1.0)
+p.send_signal(signal.SIGINT)
+try:
+    print(p.wait(timeout=60))
+except subprocess.TimeoutExpired:
+    p.kill()
+    print("hung")
+PY
+is 130 "$(tail -n 1 "$tmp/sig")" "an interrupted cpu exec stage: exit status"
+no_leftovers "an interrupted cpu exec stage whose command ignores SIGTERM"
+
 # A signal ignored when piperun starts stays ignored.
 (trap '' INT; exec "$PIPERUN" "$tmp/slowwrite.yml" < "$tmp/6") > /dev/null 2>&1 &
 pid=$!
