@@ -722,10 +722,11 @@ drop_locked(struct pr_stage_run *sr, struct pr_item_list *list, int failed)
 }
 
 /* Takes the results of input SEQ, which held IN_LEN bytes and FAILED or
- * not, and passes on whatever may leave; called with the lock. */
+ * not, and passes on whatever may leave; a failure that CUTS ends the
+ * stage's output when it stops the run.  Called with the lock. */
 static void
 deliver_locked(struct pr_stage_run *sr, uint64_t seq, size_t in_len, struct pr_item_list *results,
-               int failed)
+               int failed, int cuts)
 {
 	struct pr_item_list ready;
 	int tag;
@@ -744,7 +745,7 @@ deliver_locked(struct pr_stage_run *sr, uint64_t seq, size_t in_len, struct pr_i
 		/* A failure that stops the run ends the stage's output in order
 		 * there, as under --sync, where no later input would have come:
 		 * the output does not depend on which items were in flight. */
-		if (failed && sr->conf->on_error != PR_ON_ERROR_SKIP &&
+		if (cuts && sr->conf->on_error != PR_ON_ERROR_SKIP &&
 		    !atomic_load(&sr->engine->cancel) && seq < sr->cut)
 			sr->cut = seq;
 		pr_reorder_put(&sr->reorder, seq, results, failed);
@@ -763,7 +764,7 @@ pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, size_t in_len,
                      struct pr_item_list *results, int failed)
 {
 	pthread_mutex_lock(&sr->lock);
-	deliver_locked(sr, seq, in_len, results, failed);
+	deliver_locked(sr, seq, in_len, results, failed, 0);
 	wake_ran(sr);
 	pass_on_unlock(sr);
 }
@@ -781,7 +782,8 @@ pr_stage_run_finish(struct pr_stage_run *sr, struct pr_outcome *o, size_t n)
 		             o[i].ran ? o[i].slice.end - o[i].slice.start : 0);
 		if (o[i].err != NULL)
 			pr_item_list_clear(&o[i].results);
-		deliver_locked(sr, o[i].item->seq, o[i].item->len, &o[i].results, o[i].err != NULL);
+		deliver_locked(sr, o[i].item->seq, o[i].item->len, &o[i].results, o[i].err != NULL,
+		               o[i].err != NULL);
 	}
 	wake_ran(sr);
 	pass_on_unlock(sr);

@@ -223,7 +223,10 @@ int pr_held_due(const struct pr_outcome *held, size_t n, size_t bytes);
 
 /* Hands the results of input SEQ, which held IN_LEN bytes, to the engine
  * (possibly none), which passes them on in order; FAILED when the input
- * failed (and was counted so with pr_stage_run_account()). */
+ * failed (and was counted so with pr_stage_run_account()).  Unlike a
+ * failure the stage reports (pr_stage_run_finish()), one delivered here,
+ * the loss of a worker process, does not end the stage's output: the
+ * other items in flight still come out. */
 void pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, size_t in_len,
                           struct pr_item_list *results, int failed);
 
