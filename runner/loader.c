@@ -301,9 +301,7 @@ key_stage_name(struct loader *L, void *t, const struct pr_node *v)
 		              PR_MAX_STAGE_NAME);
 		return;
 	}
-	if (strlen(v->value) > PR_MAX_STAGE_NAME ||
-	    strspn(v->value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
-	            strlen(v->value)) {
+	if (strlen(v->value) > PR_MAX_STAGE_NAME || !pr_stage_name_valid(v->value)) {
 		pr_diag_error(L->d, v->mark,
 		              "stage name '%s' may hold only letters, digits, '_' and '-' (at most %d)",
 		              v->value, PR_MAX_STAGE_NAME);

@@ -17,10 +17,8 @@
 /* The smallest descriptor this host can use: up to and including close. */
 #define DESC_MIN_SIZE (offsetof(struct piperun_stage, close) + sizeof(void (*)(void *)))
 
-/* 1 when NAME is a stage name as piperun-stage(3) defines it, so that it
- * reads well in messages and lists, whatever the plugin put there. */
-static int
-name_valid(const char *name)
+int
+pr_stage_name_valid(const char *name)
 {
 	return name[0] != '\0' &&
 	       strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") ==
@@ -88,7 +86,9 @@ pr_plugin_load(const char *path, void **handle, const struct piperun_stage **des
 		dlclose(h);
 		return -1;
 	}
-	if (!name_valid(d->name)) {
+	/* As piperun-stage(3) defines it, so that it reads well in messages
+	 * and lists, whatever the plugin put there. */
+	if (!pr_stage_name_valid(d->name)) {
 		snprintf(err, errlen, "plugin '%s' has an invalid name '%.64s': a stage's name holds "
 		         "only letters, digits, '_' and '-'", path, d->name);
 		dlclose(h);

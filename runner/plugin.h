@@ -23,4 +23,8 @@
 int pr_plugin_load(const char *path, void **handle, const struct piperun_stage **desc, char *err,
                    size_t errlen);
 
+/* 1 when NAME is made of letters, digits, '_' and '-', and is not empty:
+ * a stage's name, in a pipeline file or a plugin's descriptor. */
+int pr_stage_name_valid(const char *name);
+
 #endif

@@ -245,6 +245,23 @@ readable(struct pr_source *s)
 	}
 }
 
+/* Reads up to LEN bytes of the current file into BUF as read() does, but
+ * returns -2 once the run stops while it waits for them. */
+static ssize_t
+read_input(struct pr_source *s, void *buf, size_t len)
+{
+	for (;;) {
+		if (!readable(s))
+			return -2;
+		ssize_t n = read(s->fd, buf, len);
+		if (n >= 0 || errno != EINTR)
+			return n;
+		/* A signal's handler ran in this thread. */
+		if (s->stop != NULL && atomic_load(s->stop))
+			return -2;
+	}
+}
+
 /* The run stopped while the source waited for input: what was read of a
  * line or block is dropped. */
 static void
@@ -272,14 +289,8 @@ fill(struct pr_source *s, char **err)
 			s->buf = pr_reallocarray(s->buf, s->cap, 1);
 		}
 	}
-	do {
-		if (!readable(s)) {
-			stopped(s);
-			return 0;
-		}
-		n = read(s->fd, s->buf + s->end, s->cap - s->end);
-	} while (n < 0 && errno == EINTR && !(s->stop != NULL && atomic_load(s->stop)));
-	if (n < 0 && errno == EINTR) {
+	n = read_input(s, s->buf + s->end, s->cap - s->end);
+	if (n == -2) {
 		stopped(s);
 		return 0;
 	}
@@ -404,17 +415,9 @@ next_block_direct(struct pr_source *s, struct pr_item **item, char **err)
 		memcpy(data, s->buf + s->start, have);
 	s->start = s->end = 0;
 	while (have < size && !s->eof) {
-		if (!readable(s)) {
+		ssize_t n = read_input(s, data + have, size - have);
+		if (n == -2) {
 			/* Stopped: a block cut short is dropped. */
-			have = 0;
-			s->eof = s->stopped = 1;
-			break;
-		}
-		ssize_t n = read(s->fd, data + have, size - have);
-		if (n < 0 && errno == EINTR) {
-			if (s->stop == NULL || !atomic_load(s->stop))
-				continue;
-			/* Stopped by a signal: a block cut short is dropped. */
 			have = 0;
 			s->eof = s->stopped = 1;
 		} else if (n < 0) {

@@ -564,6 +564,8 @@ pr_stage_try(struct pr_stage_inst *inst, struct pr_item *in, struct pr_attempt *
 {
 	const struct pr_stage_conf *c = inst->conf;
 	unsigned attempts = c->on_error == PR_ON_ERROR_RETRY ? c->retries + 1 : 1;
+	/* Only a timeout reads when an attempt began: no clock otherwise. */
+	struct pr_attempt *timed = c->timeout > 0 ? at : NULL;
 	int rc;
 
 	*err = NULL;
@@ -577,11 +579,11 @@ pr_stage_try(struct pr_stage_inst *inst, struct pr_item *in, struct pr_attempt *
 			*err = NULL;
 			backoff(a - 1);
 		}
-		if (at != NULL)
-			atomic_store(&at->since_us, (uint64_t)(pr_now() * 1e6));
+		if (timed != NULL)
+			atomic_store(&timed->since_us, (uint64_t)(pr_now() * 1e6));
 		rc = pr_stage_process(inst, in, out, err);
-		if (at != NULL)
-			atomic_store(&at->since_us, 0);
+		if (timed != NULL)
+			atomic_store(&timed->since_us, 0);
 		if (rc == 0)
 			return 0;
 	}

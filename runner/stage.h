@@ -47,8 +47,9 @@ int pr_stage_process(struct pr_stage_inst *inst, struct pr_item *in, struct pr_i
  * (a worker's status page): so that it can time each attempt. */
 struct pr_attempt {
 	_Atomic uint64_t tried;    /* its number, from 1, set before its backoff */
-	_Atomic uint64_t since_us; /* when the stage began it, pr_now() in microseconds;
-	                            * 0 while none runs (in the backoff, or done) */
+	_Atomic uint64_t since_us; /* when the stage began it, pr_now() in microseconds,
+	                            * for a stage with a timeout; 0 while none runs
+	                            * (in the backoff, or done), and without one */
 };
 
 /*
@@ -57,8 +58,8 @@ struct pr_attempt {
  * capped at PR_BACKOFF_MAX.  IN->tries of those attempts were made
  * already, by worker processes that died on it.  When AT is not NULL,
  * each attempt shows there: its number (from 1, counting those) before
- * its backoff, its start while the stage runs it.  Returns and fills OUT
- * and *ERR as pr_stage_process().
+ * its backoff and, for a stage with a timeout, its start while the stage
+ * runs it.  Returns and fills OUT and *ERR as pr_stage_process().
  */
 int pr_stage_try(struct pr_stage_inst *inst, struct pr_item *in, struct pr_attempt *at,
                  struct pr_item_list *out, char **err);
