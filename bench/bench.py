@@ -101,6 +101,8 @@ def build(work, cc, cxx):
         ("ref", [cc] + flags + ["-o", "ref", os.path.join(src, "ref.c"), "-lz"], ["ref.c", "common.h"]),
         ("gen", [cc] + flags + ["-o", "gen", os.path.join(src, "gen.c")], ["gen.c"]),
         ("treetime", [cc] + flags + ["-o", "treetime", os.path.join(src, "treetime.c")], ["treetime.c"]),
+        ("layouts", [cc] + flags + ["-pthread", "-o", "layouts", os.path.join(src, "layouts.c"), "-lz"],
+         ["layouts.c", "common.h"]),
         ("tbb_peer", [cxx, "-std=c++17"] + flags + ["-o", "tbb_peer", os.path.join(src, "tbb_peer.cpp"),
                                                    "-ltbb", "-lz"], ["tbb_peer.cpp", "common.h"]),
     ]
@@ -543,8 +545,14 @@ def main():
     ap.add_argument("--max-wait", type=int, default=1200,
                     help="the most seconds the whole run may spend waiting for a machine busy with other "
                          "work to be quiet (default 1200)")
+    ap.add_argument("--analysis", action="store_true",
+                    help="only copy bench/analysis.md into the results file again, measurements untouched "
+                         "(after the analysis was written for the last run)")
     ap.add_argument("--command", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.analysis:
+        recopy_analysis(args.doc or os.path.join(ROOT, "docs", "benchmarks.md"))
+        return
 
     def stop(signum, frame):
         p = Runner.current
@@ -740,6 +748,12 @@ def main():
         wl.add(Peer("piperun", "**piperun**", [piperun, y], kind="piperun", outdir=out, check=chk))
         wl.add(Peer("omp", "piperun, clean `executor: openmp`", [piperun, yo], kind="extra", outdir=out, check=chk))
         wl.add(split_peer("clean-files", out, d["w1_files"], chk))
+        layouts = bins["layouts"]
+        wl.add(Peer("pools", "C by hand, piperun's layout: reading threads → a feeder thread per worker "
+                    "process → writing threads", [layouts, "pools", out] + d["w1_files"],
+                    kind="extra", outdir=out, check=chk))
+        wl.add(Peer("lanes", "C by hand, lanes: a thread per worker process reads, sends, receives, writes",
+                    [layouts, "lanes", out] + d["w1_files"], kind="extra", outdir=out, check=chk))
         if tbb:
             wl.add(Peer("tbb", "oneTBB parallel_pipeline", [tbb, "clean-files", out] + d["w1_files"],
                         outdir=out, check=chk))
@@ -1224,6 +1238,35 @@ def judge(workloads, s, ncpu):
 
 # ---------------------------------------------------------------- document
 
+def analysis_text():
+    """bench/analysis.md, written by hand: why the missed targets are
+    missed, from profiles of the same binary; "" when there is none."""
+    path = os.path.join(ROOT, "bench", "analysis.md")
+    return open(path).read().rstrip("\n") if os.path.exists(path) else ""
+
+
+def recopy_analysis(doc):
+    """Puts the analysis in DOC, a results file, anew: between the targets
+    table and the first workload's section."""
+    if not os.path.exists(doc):
+        die("%s: no results file to update; run the benchmark first" % doc)
+    lines = open(doc).read().split("\n")
+    try:
+        start = lines.index("## Targets")
+        while start < len(lines) and not lines[start].startswith("|"):
+            start += 1
+        while start < len(lines) and lines[start].startswith("|"):
+            start += 1
+        end = next(i for i in range(start, len(lines)) if re.match(r"## W\d+: ", lines[i]))
+    except (ValueError, StopIteration):
+        die("%s: not a results file of bench/run (no targets table or workloads)" % doc)
+    text = analysis_text()
+    lines[start:end] = [""] + ([text, ""] if text else [])
+    with open(doc, "w") as f:
+        f.write("\n".join(lines))
+    log("analysis copied into %s again" % doc)
+
+
 def write_doc(doc, args, s, workloads, m, verdicts, selfchecks, elapsed, ncpu, pipes):
     cmd = args.command or "bench/run " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -1284,11 +1327,8 @@ def write_doc(doc, args, s, workloads, m, verdicts, selfchecks, elapsed, ncpu, p
     for key, target, measured, verdict in verdicts["summary"]:
         L.append("| %s | %s | %s | %s |" % (key, target, measured.replace("|", "/"), verdict))
     L.append("")
-    analysis = os.path.join(ROOT, "bench", "analysis.md")
-    if os.path.exists(analysis):
-        # Written by hand (bench/analysis.md): why the targets above that
-        # are missed are missed, from profiles of the same binary.
-        L.append(open(analysis).read().rstrip("\n"))
+    if analysis_text():
+        L.append(analysis_text())
         L.append("")
     for wl in workloads:
         L.append("## " + wl.title)

@@ -1,7 +1,8 @@
 /*
- * common.h: code shared by the single-threaded C reference (ref.c) and the
- * oneTBB peer (tbb_peer.cpp), so that both run exactly the same kernels and
- * differ only in how the work is scheduled.
+ * common.h: code shared by the single-threaded C reference (ref.c), the
+ * oneTBB peer (tbb_peer.cpp) and the hand-written layouts (layouts.c), so
+ * that all run exactly the same kernels and differ only in how the work is
+ * scheduled.
  *
  * bench_clean() is the "clean" transform of SPEC section 5, byte-exact:
  * per line, A-Z lowercased, every byte other than [a-z0-9] made a space,
@@ -30,7 +31,7 @@ extern "C" {
 
 static unsigned char bench_clean_table[256];
 
-static void
+static inline void
 bench_clean_init(void)
 {
 	for (int c = 0; c < 256; c++) {
@@ -47,7 +48,7 @@ bench_clean_init(void)
  * buffers of a few MiB rather than unmap them and fault them in again, as
  * piperun does for itself (runner/util.c), so that the floor and the
  * oneTBB peer do not pay page faults piperun avoids. */
-static void
+static inline void
 bench_init(void)
 {
 	bench_clean_init();
@@ -57,7 +58,7 @@ bench_init(void)
 
 /* Cleans IN[0..LEN) into OUT, which must hold LEN + 1 bytes; returns the
  * length written.  bench_clean_init() must have run. */
-static size_t
+static inline size_t
 bench_clean(const unsigned char *in, size_t len, unsigned char *out)
 {
 	unsigned char *w = out;
@@ -81,7 +82,7 @@ bench_clean(const unsigned char *in, size_t len, unsigned char *out)
 	return (size_t)(w - out);
 }
 
-static void
+static inline void
 bench_die(const char *what, const char *path)
 {
 	fprintf(stderr, "bench: %s %s: %s\n", what, path ? path : "", strerror(errno));
@@ -89,7 +90,7 @@ bench_die(const char *what, const char *path)
 }
 
 /* Reads a whole file; *LEN gets its size.  Exits on error. */
-static unsigned char *
+static inline unsigned char *
 bench_read_file(const char *path, size_t *len)
 {
 	int fd = open(path, O_RDONLY);
@@ -122,7 +123,7 @@ bench_read_file(const char *path, size_t *len)
 	return buf;
 }
 
-static void
+static inline void
 bench_write_all(int fd, const void *data, size_t len, const char *what)
 {
 	const unsigned char *p = (const unsigned char *)data;
@@ -139,7 +140,7 @@ bench_write_all(int fd, const void *data, size_t len, const char *what)
 }
 
 /* Writes DATA to PATH (created or truncated). */
-static void
+static inline void
 bench_write_file(const char *path, const void *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -153,7 +154,7 @@ bench_write_file(const char *path, const void *data, size_t len)
 /* Compresses IN into the gzip format with zlib at LEVEL, default strategy,
  * 32 KiB window, memLevel 8: what piperun's gzip stage and Python's
  * zlib.compressobj(6, DEFLATED, 31) do.  Returns a malloc'ed buffer. */
-static unsigned char *
+static inline unsigned char *
 bench_gzip(const unsigned char *in, size_t len, int level, size_t *outlen)
 {
 	z_stream z;
@@ -180,7 +181,7 @@ bench_gzip(const unsigned char *in, size_t len, int level, size_t *outlen)
 }
 
 /* The last path component of PATH. */
-static const char *
+static inline const char *
 bench_base(const char *path)
 {
 	const char *s = strrchr(path, '/');
@@ -198,7 +199,7 @@ struct bench_blocks {
 	int eof;
 };
 
-static void
+static inline void
 bench_blocks_init(struct bench_blocks *b, int fd, size_t block)
 {
 	b->fd = fd;
@@ -212,7 +213,7 @@ bench_blocks_init(struct bench_blocks *b, int fd, size_t block)
 }
 
 /* Returns a malloc'ed block and its length in *LEN, or NULL at the end. */
-static unsigned char *
+static inline unsigned char *
 bench_blocks_next(struct bench_blocks *b, size_t *len)
 {
 	for (;;) {
