@@ -164,35 +164,49 @@ write_job(const struct job *j)
 	block_put(j->block);
 }
 
-/* ---------------------------------------------------------------- lanes */
-
-static void *
-lane(void *arg)
+/* Feeds worker W: keeps it AHEAD jobs deep, each from NEXT (0: no more),
+ * and hands each job cleaned to DONE.  Both layouts feed their workers so;
+ * they differ in what NEXT and DONE do. */
+static void
+feed(unsigned w, int (*next)(struct job *), void (*done)(const struct job *))
 {
-	unsigned w = (unsigned)(uintptr_t)arg;
 	int fd = socks[w][0], sent = 0, more = 1;
 	struct job j;
 
 	while (more || sent > 0) {
-		/* Keep the worker AHEAD blocks deep; then write one out. */
 		while (more && sent < AHEAD) {
-			if ((j.file = atomic_fetch_add(&next_file, 1)) >= nfiles) {
-				more = 0;
+			if (!(more = next(&j)))
 				break;
-			}
-			j.block = block_get();
-			read_job(&j);
 			send_job(fd, &j);
 			sent++;
 		}
 		if (sent > 0) {
 			if (!recv_job(fd, &j))
 				bench_die("a worker ended early", NULL);
-			write_job(&j);
+			done(&j);
 			sent--;
 		}
 	}
 	close(fd);
+}
+
+/* ---------------------------------------------------------------- lanes */
+
+/* The next file, read into a block by the lane's own thread. */
+static int
+read_next(struct job *j)
+{
+	if ((j->file = atomic_fetch_add(&next_file, 1)) >= nfiles)
+		return 0;
+	j->block = block_get();
+	read_job(j);
+	return 1;
+}
+
+static void *
+lane(void *arg)
+{
+	feed((unsigned)(uintptr_t)arg, read_next, write_job);
 	return NULL;
 }
 
@@ -269,30 +283,22 @@ reader(void *arg)
 	return NULL;
 }
 
+static int
+take_next(struct job *j)
+{
+	return queue_take(&to_clean, j);
+}
+
+static void
+put_cleaned(const struct job *j)
+{
+	queue_put(&to_write, j);
+}
+
 static void *
 feeder(void *arg)
 {
-	unsigned w = (unsigned)(uintptr_t)arg;
-	int fd = socks[w][0], sent = 0, more = 1;
-	struct job j;
-
-	while (more || sent > 0) {
-		while (more && sent < AHEAD) {
-			if (!queue_take(&to_clean, &j)) {
-				more = 0;
-				break;
-			}
-			send_job(fd, &j);
-			sent++;
-		}
-		if (sent > 0) {
-			if (!recv_job(fd, &j))
-				bench_die("a worker ended early", NULL);
-			queue_put(&to_write, &j);
-			sent--;
-		}
-	}
-	close(fd);
+	feed((unsigned)(uintptr_t)arg, take_next, put_cleaned);
 	queue_producer_done(&to_write);
 	return NULL;
 }
