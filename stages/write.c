@@ -39,6 +39,18 @@ name_hash(const char *s)
 	return h;
 }
 
+/* The slot of NAME in the names written so far, or the empty slot where
+ * it would go.  Called with the lock, the table not empty. */
+static size_t
+name_slot(const struct write_state *st, const char *name)
+{
+	size_t mask = st->cap - 1, j = name_hash(name) & mask;
+
+	while (st->names[j] != NULL && strcmp(st->names[j], name) != 0)
+		j = (j + 1) & mask;
+	return j;
+}
+
 /* Adds NAME to the names written in this run; returns 0, or -1 when it was
  * there already (or memory ran out).  The claim comes before the write, so
  * that two items writing at once cannot both have the name. */
@@ -67,9 +79,7 @@ claim_name(struct write_state *st, const char *name)
 		st->names = bigger;
 		st->cap = cap;
 	}
-	size_t j = name_hash(name) & (st->cap - 1);
-	while (st->names[j] != NULL && strcmp(st->names[j], name) != 0)
-		j = (j + 1) & (st->cap - 1);
+	size_t j = name_slot(st, name);
 	if (st->names[j] != NULL) {
 		rc = -1;
 	} else if ((st->names[j] = strdup(name)) == NULL) {
@@ -90,9 +100,7 @@ release_name(struct write_state *st, const char *name)
 
 	pthread_mutex_lock(&st->lock);
 	mask = st->cap - 1;
-	j = name_hash(name) & mask;
-	while (st->names[j] != NULL && strcmp(st->names[j], name) != 0)
-		j = (j + 1) & mask;
+	j = name_slot(st, name);
 	if (st->names[j] != NULL) {
 		free(st->names[j]);
 		st->names[j] = NULL;

@@ -58,6 +58,20 @@ expect_refused(struct test_stage *t, const char *name)
 	free(err);
 }
 
+/* A second item named NAME in the run is refused, and the message says
+ * why. */
+static void
+refused_again(struct test_stage *t, const char *name, const char *what)
+{
+	struct pr_item_list out = { 0 };
+	char *err;
+
+	is_int(-1, test_stage_run(t, name, NULL, "again", 5, &out, &err), "%s", what);
+	ok(err != NULL && strstr(err, "an earlier item of this run") != NULL, "and says why: %s",
+	   err ? err : "");
+	free(err);
+}
+
 /* Names that fail among names written, enough to grow the set and to
  * collide in it: taking the failed ones back out keeps every written name
  * refused, and lets each failed one be written later. */
@@ -115,11 +129,7 @@ main(void)
 		is_bytes("hello\n", 6, got, len, "content");
 	free(got);
 
-	is_int(-1, test_stage_run(&t, "a/b/c", NULL, "again", 5, &out, &err),
-	       "a second item with the same name in one run is refused");
-	ok(err != NULL && strstr(err, "an earlier item of this run") != NULL, "and says why: %s",
-	   err ? err : "");
-	free(err);
+	refused_again(&t, "a/b/c", "a second item with the same name in one run is refused");
 	test_stage_close(&t);
 	if (test_stage_open(&t, "{name: w, run: write, with: {dir: out/deep, suffix: .txt}}") < 0)
 		bail("cannot open write");
@@ -183,11 +193,7 @@ main(void)
 	free(path);
 	is_int(0, test_stage_run(&t, "plain.txt/x", NULL, "x", 1, &out, &err),
 	       "a name whose write failed can be written again");
-	is_int(-1, test_stage_run(&t, "plain.txt/x", NULL, "y", 1, &out, &err),
-	       "once written, a second item with the name is refused");
-	ok(err != NULL && strstr(err, "an earlier item of this run") != NULL, "and says why: %s",
-	   err ? err : "");
-	free(err);
+	refused_again(&t, "plain.txt/x", "once written, a second item with the name is refused");
 	release_many(&t);
 
 	test_stage_close(&t);
