@@ -278,7 +278,7 @@ void
 pr_stage_run_exec(struct pr_stage_run *sr, struct pr_stage_inst *inst, struct pr_item *item,
                   struct pr_outcome *o, double *clock)
 {
-	*o = (struct pr_outcome){ .item = item };
+	*o = (struct pr_outcome){ .item = item, .in_len = item->len };
 	if (atomic_load(&sr->engine->cancel)) {
 		o->err = pr_strdup("interrupted");
 		*clock = 0;
@@ -782,7 +782,7 @@ pr_stage_run_finish(struct pr_stage_run *sr, struct pr_outcome *o, size_t n)
 		             o[i].ran ? o[i].slice.end - o[i].slice.start : 0);
 		if (o[i].err != NULL)
 			pr_item_list_clear(&o[i].results);
-		deliver_locked(sr, o[i].item->seq, o[i].item->len, &o[i].results, o[i].err != NULL,
+		deliver_locked(sr, o[i].item->seq, o[i].in_len, &o[i].results, o[i].err != NULL,
 		               o[i].err != NULL);
 	}
 	wake_ran(sr);
@@ -918,6 +918,16 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 	/* Every item is done: the free blocks' pages go now, while worker
 	 * processes exit, rather than after them, when piperun exits. */
 	pr_block_trim();
+	for (size_t i = 0; i < p->nstages; i++) {
+		const struct pr_stage_run *sr = &e.runs[i];
+		if (sr->admitted != sr->released || sr->held_bytes != 0 || sr->result_bytes != 0) {
+			message(&e, "piperun: internal error: stage '%s' still holds %llu items and %llu "
+			        "bytes at the end", sr->conf->name,
+			        (unsigned long long)(sr->admitted - sr->released),
+			        (unsigned long long)sr->held_bytes);
+			e.failed = 1;
+		}
+	}
 stop:
 	for (size_t i = 0; i < started; i++)
 		e.runs[i].ex->stop(&e.runs[i]);

@@ -520,6 +520,7 @@ receive_one(struct proc *w, struct pr_item *item, double timeout, struct held *h
 		double end = pr_now();
 		h->o[h->n++] = (struct pr_outcome){
 			.item = item,
+			.in_len = item->len,
 			.results = results,
 			.err = status == 0 ? NULL : pr_strdup(msg ? msg : "failed"),
 			.slice = { end - (double)busy_us / 1e6, end, (long)w->pid, (long)w->pid },

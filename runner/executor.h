@@ -190,6 +190,8 @@ int pr_stage_run_may_start(struct pr_stage_run *sr, uint64_t seq, int wait);
 /* What running one input gave, for pr_stage_run_finish(). */
 struct pr_outcome {
 	struct pr_item *item;         /* the input, still the caller's */
+	size_t in_len;                /* its bytes when it came (a stage that takes
+	                                 its input leaves the item none) */
 	struct pr_item_list results;
 	char *err;                    /* NULL when it succeeded */
 	struct pr_slice slice;        /* when and where it ran, if it did */
