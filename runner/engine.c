@@ -863,7 +863,7 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 	}
 	struct pr_stage_run *last = &e.runs[p->nstages - 1];
 	pthread_t writer;
-	if (!o->sync && pr_thread_start(&writer, writer_main, last) == 0)
+	if (!o->sync && pr_thread_start(&writer, writer_main, last, "piperun output") == 0)
 		last->writer = 1;
 	src = pr_source_open(&p->input, warn_cb, &e);
 	if (pipe2(e.stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -875,7 +875,7 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 	e.out = pr_malloc(SINK_BUFFER);
 	e.flushed = pr_now();
 	if ((o->control != NULL || pipe2(e.tick_wake, O_CLOEXEC | O_NONBLOCK) == 0) &&
-	    pr_thread_start(&control, control_main, &e) == 0)
+	    pr_thread_start(&control, control_main, &e, "piperun control") == 0)
 		controlled = 1;
 	/* Items go to the first stage a few at a time while the source has
 	 * more at hand, and at once when the next one would mean waiting (or,

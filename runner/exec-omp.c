@@ -95,7 +95,7 @@ omp_start(struct pr_stage_run *sr, char **err)
 		omp_stop(sr);
 		return -1;
 	}
-	rc = pr_thread_start(&o->dispatcher, omp_dispatch, o);
+	rc = pr_thread_start(&o->dispatcher, omp_dispatch, o, sr->conf->name);
 	if (rc != 0) {
 		*err = pr_asprintf("piperun: stage '%s': cannot start a thread: %s", sr->conf->name,
 		                   strerror(rc));

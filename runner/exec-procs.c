@@ -803,7 +803,8 @@ procs_start(struct pr_stage_run *sr, char **err)
 		pthread_mutex_lock(&ps->lock);
 		ps->feeding++;
 		pthread_mutex_unlock(&ps->lock);
-		int rc = pr_thread_start(&ps->workers[i].thread, proc_feeder, &ps->workers[i]);
+		int rc = pr_thread_start(&ps->workers[i].thread, proc_feeder, &ps->workers[i],
+		                         sr->conf->name);
 		if (rc != 0) {
 			pthread_mutex_lock(&ps->lock);
 			ps->feeding--;

@@ -458,7 +458,7 @@ pool_start(struct pr_stage_run *sr, unsigned nthreads, char **err)
 		w->pool = pool;
 		w->inst = pool->insts[shared ? 0 : i];
 		w->index = i;
-		rc = pr_thread_start(&pool->threads[i], pool_worker, w);
+		rc = pr_thread_start(&pool->threads[i], pool_worker, w, sr->conf->name);
 		if (rc != 0) {
 			free(w);
 			*err = pr_asprintf("piperun: stage '%s': cannot start a thread: %s",

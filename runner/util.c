@@ -97,7 +97,7 @@ pr_asprintf(const char *fmt, ...)
 }
 
 int
-pr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+pr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *name)
 {
 	sigset_t block, old;
 	int rc;
@@ -109,6 +109,15 @@ pr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	rc = pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+#ifdef HAVE_PTHREAD_SETNAME_NP
+	if (rc == 0) {
+		char shown[16];
+		snprintf(shown, sizeof(shown), "%s", name);
+		(void)pthread_setname_np(*t, shown);
+	}
+#else
+	(void)name;
+#endif
 	return rc;
 }
 

@@ -20,8 +20,10 @@ char *pr_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *pr_vasprintf(const char *fmt, va_list ap);
 
 /* Starts a thread with SIGINT, SIGTERM and SIGPIPE blocked, so that only
- * the main thread takes the user's signals.  Returns 0 or an errno. */
-int pr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+ * the main thread takes the user's signals, and names it NAME (its first
+ * 15 bytes), as ps -L, top -H and debuggers show it: the name of the stage
+ * it works for, say.  Returns 0 or an errno. */
+int pr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *name);
 
 /* Tunes malloc for a process that allocates and frees item buffers of
  * megabytes at a high rate: they are reused instead of being handed back

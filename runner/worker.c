@@ -101,7 +101,7 @@ sender_start(struct sender *s, struct pr_conn *c, int batched)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->wake, &ca);
 	pthread_condattr_destroy(&ca);
-	s->threaded = batched && pr_thread_start(&s->thread, sender_thread, s) == 0;
+	s->threaded = batched && pr_thread_start(&s->thread, sender_thread, s, "piperun sender") == 0;
 }
 
 /* Results were queued: they go now when NOW is set, else within

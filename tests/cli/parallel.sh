@@ -113,6 +113,30 @@ else
 	ok $? "io, quick items: many ran in the thread that reads the input ($here of 5000)"
 fi
 
+# piperun's threads are named after the stage they work for (its first 15
+# bytes), as ps -L and top -H show them: an io stage's, a sync stage's, and
+# an OpenMP team's.
+omp=
+"$PIPERUN" --check /dev/stdin x 2> /dev/null <<YML && omp=1
+stages:
+  - {name: c, run: clean, executor: openmp}
+YML
+cat > "$tmp/names.yml" <<YML
+input: {lines: "-"}
+stages:
+  - {name: a-rather-long-stage-name, kind: io, workers: 3, plugin: $PROBE,
+     with: {sleep: 10ms, thread_log: "$tmp/names"}}
+  - {name: team, kind: cpu, workers: 2, plugin: $PROBE,
+     $([ -n "$omp" ] && echo 'executor: openmp, with: {spin: 1ms, thread_log: "'"$tmp/names"'"}')}
+  - {name: last, kind: sync, plugin: $PROBE, with: {thread_log: "$tmp/names"}}
+YML
+seq 1 20 | "$PIPERUN" "$tmp/names.yml" > "$tmp/out"
+is 0 $? "thread names: run exits 0"
+awk '{ print $2 }' "$tmp/names" | sort | uniq -c | awk '{ print $2, $1 }' > "$tmp/got"
+printf 'a-rather-long-s 20\nlast 20\n%s' "${omp:+team 20
+}" > "$tmp/want"
+same_file "$tmp/want" "$tmp/got" "thread names: each stage's items ran in threads named after it"
+
 # cpu, default executor: worker processes, not the piperun process.
 stage cpu "sleep: 0.3s" "workers: 2"
 "$PIPERUN" "$tmp/p.yml" < "$tmp/8" > "$tmp/out"

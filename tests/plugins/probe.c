@@ -11,7 +11,9 @@
  * more on it), fail_on (an item name: it fails, after any sleep),
  * once_dir (a folder: die_on, crash_on and hang_on hold only the first
  * time, which leaves a file named after the item there), log (a file: each
- * attempt on an item appends the item's name to it), close_log (a file:
+ * attempt on an item appends the item's name to it), thread_log (a file:
+ * each attempt appends the item's name and the name of the thread that
+ * runs it, as ps -L shows it), close_log (a file:
  * closing the state appends "PID TIME" to it), bulk (a size: each result
  * is padded with spaces to this many bytes).
  */
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,7 +33,7 @@ struct probe {
 	double sleep, spin, jitter;
 	int fanout;
 	const char *die_on, *crash_on, *hang_on, *slow_on, *fail_on, *once_dir, *log;
-	const char *close_log;
+	const char *thread_log, *close_log;
 	uint64_t bulk;
 };
 
@@ -71,6 +74,7 @@ probe_open(const struct piperun_host *host, struct piperun_opts *opts, void **st
 	    host->opt_string(opts, "fail_on", &p->fail_on) < 0 ||
 	    host->opt_string(opts, "once_dir", &p->once_dir) < 0 ||
 	    host->opt_string(opts, "log", &p->log) < 0 ||
+	    host->opt_string(opts, "thread_log", &p->thread_log) < 0 ||
 	    host->opt_string(opts, "close_log", &p->close_log) < 0 ||
 	    host->opt_size(opts, "bulk", &p->bulk) < 0) {
 		free(p);
@@ -99,6 +103,28 @@ fault(const struct probe *p, const char *on, const char *name)
 	return 1;
 }
 
+/* Appends a line with NAME, and WHAT unless it is NULL, to the file at
+ * PATH.  Returns 0, or -1 after item_error(). */
+static int
+append(const struct piperun_host *host, struct piperun_out *out, const char *path,
+       const char *name, const char *what)
+{
+	char line[512];
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int n = snprintf(line, sizeof(line), "%s%s%s\n", name, what ? " " : "", what ? what : "");
+
+	if (n >= (int)sizeof(line))
+		n = (int)sizeof(line) - 1;
+	if (fd < 0 || write(fd, line, (size_t)n) != n) {
+		if (fd >= 0)
+			close(fd);
+		host->item_error(out, "%s: cannot append to it", path);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int
 probe_process(void *state, const struct piperun_host *host, const struct piperun_item *item,
               struct piperun_out *out)
@@ -108,16 +134,13 @@ probe_process(void *state, const struct piperun_host *host, const struct piperun
 	unsigned copies = p->fanout ? hash(item->name) % 3 : 1;
 	char line[512];
 
-	if (p->log != NULL) {
-		int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		int n = snprintf(line, sizeof(line), "%s\n", item->name);
-		if (fd < 0 || write(fd, line, (size_t)n) != n) {
-			if (fd >= 0)
-				close(fd);
-			host->item_error(out, "%s: cannot append to it", p->log);
+	if (p->log != NULL && append(host, out, p->log, item->name, NULL) < 0)
+		return -1;
+	if (p->thread_log != NULL) {
+		char name[17] = "";
+		prctl(PR_GET_NAME, name);
+		if (append(host, out, p->thread_log, item->name, name) < 0)
 			return -1;
-		}
-		close(fd);
 	}
 	if (fault(p, p->die_on, item->name))
 		raise(SIGKILL);
