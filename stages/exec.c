@@ -21,7 +21,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,12 +36,16 @@ extern char **environ;
 
 #define STDERR_KEEP 300 /* bytes of a failing command's stderr in its message */
 
+/* What a child that cannot run its command writes on its stderr, before
+ * the errno of what failed (see spawn()). */
+#define EXEC_FAILED "\0piperun: could not run the command\0"
+
 struct exec_state {
 	char **argv;  /* the templates, NULL-terminated */
 	size_t argc;
 	char *path;   /* argv[0] resolved on PATH, or NULL when it must be per item */
 	char *words;  /* storage of a split string */
-	sigset_t sigdefault; /* the signals a command starts at SIG_DFL */
+	sigset_t caught;     /* the signals with a handler when the stage opened */
 };
 
 /* Splits S into words in place: blanks separate, '...' and "..." group, a
@@ -158,23 +162,21 @@ exec_close(void *state)
 	free(e);
 }
 
-/* Fills SET with the signals a command must start at their default action:
- * all but those ignored now, which the command inherits ignored.  Naming
- * them up front lets posix_spawn() reset each with one call in the child,
- * where it would otherwise first ask for each disposition: about 60 system
- * calls fewer per command. */
+/* Fills SET with the signals that have a handler now.  A command starts
+ * with those at their default action, as execve() leaves them; the others
+ * it inherits as they are: at their default action, or ignored (nohup,
+ * trap ''), which they stay. */
 static void
-default_signals(sigset_t *set)
+caught_signals(sigset_t *set)
 {
 	struct sigaction sa;
 
-	sigfillset(set);
-	sigdelset(set, SIGKILL);
-	sigdelset(set, SIGSTOP);
+	sigemptyset(set);
+	/* sa_handler shares its place with sa_sigaction. */
 	for (int sig = 1; sig < NSIG; sig++)
-		if (sigismember(set, sig) == 1 && sigaction(sig, NULL, &sa) == 0 &&
-		    sa.sa_handler == SIG_IGN)
-			sigdelset(set, sig);
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
+		    sa.sa_handler != SIG_IGN)
+			sigaddset(set, sig);
 }
 
 static int
@@ -235,7 +237,7 @@ exec_open(const struct piperun_host *host, struct piperun_opts *opts, void **sta
 			goto fail;
 		}
 	}
-	default_signals(&e->sigdefault);
+	caught_signals(&e->caught);
 	return 0;
 fail:
 	exec_close(e);
@@ -418,6 +420,88 @@ err_line(struct child_io *io)
 	return io->err;
 }
 
+/* Makes FD descriptor TO in the child, open across execve(). */
+static int
+child_fd(int fd, int to)
+{
+	if (fd == to)
+		return fcntl(fd, F_SETFD, 0);
+	return dup2(fd, to) < 0 ? -1 : 0;
+}
+
+/*
+ * Starts PATH with ARGV in a process group of its own, IN, OUT and ERR as
+ * its standard input, output and error and no other descriptor, and no
+ * signal blocked; the signals in CAUGHT, which have handlers here, are at
+ * their default action before the child lets any signal in.  Returns 0
+ * with *PID set, or an errno.
+ *
+ * The child borrows this thread's memory and stack until it runs the
+ * command (vfork()), as posix_spawn() does with a stack it maps for the
+ * child and unmaps after: that stack is what this spares, which in a
+ * process whose other threads run on other CPUs costs each command a
+ * round of TLB shootdowns.  The child calls only async-signal-safe
+ * functions, and every signal is blocked until its handlers are reset, so
+ * that none of this process's runs in the child.  A child that cannot run
+ * the command says why on ERR (see ran()) and exits 127: through memory
+ * it would share only with vfork(), which sanitizers turn into fork().
+ */
+static int
+spawn(const char *path, char *const argv[], int in, int out, int err, const sigset_t *caught,
+      pid_t *pid)
+{
+	sigset_t all, old;
+	pid_t child;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	child = vfork();
+	if (child == 0) {
+		struct sigaction dfl;
+		sigset_t none;
+		unsigned char why[sizeof(EXEC_FAILED) + sizeof(int)];
+		int said = err, e;
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		for (int sig = 1; sig < NSIG; sig++)
+			if (sigismember(caught, sig) == 1)
+				sigaction(sig, &dfl, NULL);
+		sigemptyset(&none);
+		if (child_fd(in, 0) == 0 && child_fd(out, 1) == 0 && child_fd(err, 2) == 0) {
+			said = 2;
+			if (close_range(3, ~0u, 0) == 0 && setpgid(0, 0) == 0 &&
+			    sigprocmask(SIG_SETMASK, &none, NULL) == 0)
+				execve(path, argv, environ);
+		}
+		e = errno;
+		memcpy(why, EXEC_FAILED, sizeof(EXEC_FAILED));
+		memcpy(why + sizeof(EXEC_FAILED), &e, sizeof(e));
+		(void)!write(said, why, sizeof(why));
+		_exit(127);
+	}
+	int why = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (child < 0)
+		return why;
+	*pid = child;
+	return 0;
+}
+
+/* Whether the child that ended with STATUS and wrote IO's stderr ran its
+ * command: 0, or the errno of what failed before (see spawn()). */
+static int
+ran(const struct child_io *io, int status)
+{
+	int e;
+
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 127 ||
+	    io->err_len != sizeof(EXEC_FAILED) + sizeof(e) ||
+	    memcmp(io->err, EXEC_FAILED, sizeof(EXEC_FAILED)) != 0)
+		return 0;
+	memcpy(&e, io->err + sizeof(EXEC_FAILED), sizeof(e));
+	return e;
+}
+
 static int
 exec_process(void *state, const struct piperun_host *host, const struct piperun_item *item,
              struct piperun_out *out)
@@ -427,9 +511,6 @@ exec_process(void *state, const struct piperun_host *host, const struct piperun_
 	char *path = NULL;
 	int in[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	struct child_io io = { .in = item->data, .in_len = item->len };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none;
 	pid_t pid;
 	int rc = -1, status = 0, spawned;
 
@@ -453,21 +534,7 @@ exec_process(void *state, const struct piperun_host *host, const struct piperun_
 		host->item_error(out, "pipe: %s", strerror(errno));
 		goto done;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &e->sigdefault);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-	                                    POSIX_SPAWN_SETPGROUP);
-	spawned = posix_spawn(&pid, path, &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	spawned = spawn(path, argv, in[0], outp[1], errp[1], &e->caught, &pid);
 	close(in[0]);
 	close(outp[1]);
 	close(errp[1]);
@@ -486,7 +553,10 @@ exec_process(void *state, const struct piperun_host *host, const struct piperun_
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 	}
-	if (pumped == PIPERUN_STOP_TIMEOUT) {
+	int why_not = pumped == 0 ? ran(&io, status) : 0;
+	if (why_not != 0) {
+		host->item_error(out, "cannot run '%s': %s", argv[0], strerror(why_not));
+	} else if (pumped == PIPERUN_STOP_TIMEOUT) {
 		host->item_error(out, "'%s' timed out; its process group was stopped", argv[0]);
 	} else if (pumped == PIPERUN_STOP_INTERRUPT) {
 		host->item_error(out, "'%s' was interrupted", argv[0]);

@@ -589,17 +589,25 @@ done
 
 # Signal dispositions: the command starts with every signal at its default
 # action, except those ignored when piperun started (nohup, trap ''), which
-# stay ignored, as when a shell runs the command itself.
+# stay ignored, as when a shell runs the command itself.  Signals 32 and 33
+# are left out: the C library keeps them for its threads (no program sets
+# them through it), and handles 33 in a process with threads, as piperun.
 pipeline "$tmp/sig.yml" "- {name: x, run: exec, with: {command: [grep, -E, '^Sig(Ign|Cgt):', /proc/self/status]}}"
+own_signals() { # the masks of /proc/PID/status, less signals 32 and 33
+	while read -r name mask; do
+		printf '%s %016x\n' "$name" $((0x$mask & ~0x180000000))
+	done
+}
 for kind in io cpu; do
 	sed "s/run: exec/kind: $kind, run: exec/" "$tmp/sig.yml" >"$tmp/sig-$kind.yml"
 	for ign in '' 'HUP USR1 ALRM'; do
 		# shellcheck disable=SC2086 # ign is a list of signal names
-		(trap '' $ign; grep -E '^Sig(Ign|Cgt):' /proc/self/status) >"$tmp/want"
+		(trap '' $ign; grep -E '^Sig(Ign|Cgt):' /proc/self/status) | own_signals >"$tmp/want"
 		# shellcheck disable=SC2086
-		(trap '' $ign; exec "$PIPERUN" "$tmp/sig-$kind.yml" short.txt) >"$tmp/out" 2>"$tmp/err"
+		(trap '' $ign; exec "$PIPERUN" "$tmp/sig-$kind.yml" short.txt) >"$tmp/raw" 2>"$tmp/err"
 		rc=$?
 		[ $rc -eq 0 ] || diag "exit $rc: $(head -3 "$tmp/err")"
+		own_signals <"$tmp/raw" >"$tmp/out"
 		same_file "$tmp/want" "$tmp/out" \
 			"exec ($kind), started with '${ign:-no signal}' ignored: the command's ignored and caught signals are those a shell gives it"
 	done

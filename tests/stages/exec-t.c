@@ -3,10 +3,14 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tests/tap/basic.h"
 #include "tests/tap/stage.h"
@@ -82,6 +86,24 @@ main(void)
 	got = run("\"sh -c 'kill -9 $$'\"", "x", "", &rc, &err);
 	is_string("'sh' was killed by signal 9 (Killed)", err, "a signal is named");
 	free(err);
+	/* A file the system cannot run (a script without a #! line): the item
+	 * fails, saying why, and the child is reaped. */
+	char script[] = "./exec-t-XXXXXX";
+	int fd = mkstemp(script);
+	ok(fd >= 0 && write(fd, "echo hi\n", 8) == 8 && fchmod(fd, 0755) == 0 && close(fd) == 0,
+	   "a script without #! made");
+	char command[64];
+	snprintf(command, sizeof(command), "[%s]", script);
+	got = run(command, "x", "", &rc, &err);
+	ok(rc == -1 && got == NULL, "a file the system cannot run fails the item");
+	char *want = NULL;
+	if (asprintf(&want, "cannot run '%s': %s", script, strerror(ENOEXEC)) < 0)
+		want = NULL;
+	is_string(want, err, "saying why");
+	ok(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD, "and no child is left");
+	free(want);
+	free(err);
+	unlink(script);
 	got = run("nosuchcommand-xyz", "x", "", &rc, &err);
 	is_int(-2, rc, "a missing command is refused when the stage opens");
 	got = run("[printf, '{nmae}']", "x", "", &rc, &err);
