@@ -443,8 +443,9 @@ child_fd(int fd, int to)
  * round of TLB shootdowns.  The child calls only async-signal-safe
  * functions, and every signal is blocked until its handlers are reset, so
  * that none of this process's runs in the child.  A child that cannot run
- * the command says why on ERR (see ran()) and exits 127: through memory
- * it would share only with vfork(), which sanitizers turn into fork().
+ * the command says why on ERR (see ran()) and exits 127; not through
+ * memory, which it shares only under vfork(), and sanitizers and valgrind
+ * make vfork() a fork().
  */
 static int
 spawn(const char *path, char *const argv[], int in, int out, int err, const sigset_t *caught,
