@@ -45,6 +45,7 @@ omp_dispatch(void *arg)
 		size_t n = 0, bytes = 0;
 		double waited, clock;
 
+		pr_thread_name(sr->conf->name);
 		while (pr_queue_pop(&o->queue, PR_HOLD_ITEMS, sr->workers, &batch, &waited) > 0) {
 			pr_stage_run_waited(sr, waited);
 			clock = 0;

@@ -96,6 +96,21 @@ pr_asprintf(const char *fmt, ...)
 	return p;
 }
 
+/* Names thread T NAME, cut to the 15 bytes the system keeps. */
+static void
+name_thread(pthread_t t, const char *name)
+{
+#ifdef HAVE_PTHREAD_SETNAME_NP
+	char shown[16];
+
+	snprintf(shown, sizeof(shown), "%s", name);
+	(void)pthread_setname_np(t, shown);
+#else
+	(void)t;
+	(void)name;
+#endif
+}
+
 int
 pr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *name)
 {
@@ -109,16 +124,15 @@ pr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *name)
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	rc = pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-#ifdef HAVE_PTHREAD_SETNAME_NP
-	if (rc == 0) {
-		char shown[16];
-		snprintf(shown, sizeof(shown), "%s", name);
-		(void)pthread_setname_np(*t, shown);
-	}
-#else
-	(void)name;
-#endif
+	if (rc == 0)
+		name_thread(*t, name);
 	return rc;
+}
+
+void
+pr_thread_name(const char *name)
+{
+	name_thread(pthread_self(), name);
 }
 
 void

@@ -25,6 +25,10 @@ char *pr_vasprintf(const char *fmt, va_list ap);
  * it works for, say.  Returns 0 or an errno. */
 int pr_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *name);
 
+/* Names the calling thread NAME, as pr_thread_start() does: for threads
+ * another library starts, such as an OpenMP team's. */
+void pr_thread_name(const char *name);
+
 /* Tunes malloc for a process that allocates and frees item buffers of
  * megabytes at a high rate: they are reused instead of being handed back
  * to the kernel and faulted in again, page by page.  Call before any
