@@ -1327,8 +1327,9 @@ def write_doc(doc, args, s, workloads, m, verdicts, selfchecks, elapsed, ncpu, p
     for key, target, measured, verdict in verdicts["summary"]:
         L.append("| %s | %s | %s | %s |" % (key, target, measured.replace("|", "/"), verdict))
     L.append("")
-    if analysis_text():
-        L.append(analysis_text())
+    analysis = analysis_text()
+    if analysis:
+        L.append(analysis)
         L.append("")
     for wl in workloads:
         L.append("## " + wl.title)
