@@ -439,9 +439,9 @@ pr_node_what(const struct pr_node *n)
 {
 	switch (n->type) {
 	case PR_NODE_MAP:
-		return "a mapping";
+		return n->nkids == 0 ? "an empty mapping" : "a mapping";
 	case PR_NODE_SEQ:
-		return "a list";
+		return n->nkids == 0 ? "an empty list" : "a list";
 	default:
 		return pr_node_is_null(n) ? "an empty value" : "a single value";
 	}

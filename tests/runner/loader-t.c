@@ -96,8 +96,8 @@ static const struct bad_case bad_cases[] = {
 	  "mapping" },
 	{ "empty list of files",
 	  "input:\n  files: []\n" STAGES,
-	  "p.yml:2:10: error: 'files' in input must be a path or a non-empty list of paths, not a "
-	  "list" },
+	  "p.yml:2:10: error: 'files' in input must be a path or a non-empty list of paths, not an "
+	  "empty list" },
 	{ "block size not a size",
 	  "input:\n  blocks: {file: a, size: lots}\n" STAGES,
 	  "p.yml:2:27: error: 'size' in blocks must be a size from 1 byte to 1TiB such as 64k or "
@@ -113,7 +113,7 @@ static const struct bad_case bad_cases[] = {
 	  "p.yml:2:9: error: 'stages' must be a non-empty list of stages, not 'read'" },
 	{ "empty stages",
 	  "input: {files: a}\nstages: []\n",
-	  "p.yml:2:9: error: 'stages' must be a non-empty list of stages, not a list" },
+	  "p.yml:2:9: error: 'stages' must be a non-empty list of stages, not an empty list" },
 	{ "stage not a mapping",
 	  "input: {files: a}\nstages:\n  - read\n",
 	  "p.yml:3:5: error: stage 1 must be a mapping, not a single value" },
