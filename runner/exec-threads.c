@@ -346,14 +346,16 @@ pool_worker(void *arg)
 		uint64_t cpu0 = thread_cpu_ns(), t;
 		while ((item = pr_item_list_pop(&batch)) != NULL) {
 			struct pr_outcome *o = &held[nheld];
-			int gated = in_gate || slow(pool);
+			int gated = in_gate || slow(pool), checked = in_gate;
 			long before = 0;
 			/* The stage's bounds are seen to after the gate, which may
-			 * have held the item while results came. */
+			 * have held the item while results came; an item taken with
+			 * a turn was seen to them as it was taken, and keeps the
+			 * turn, or a later one could start before it. */
 			if (gated && !in_gate)
 				gate_enter(pool, w->index, tid);
 			in_gate = 0;
-			if (!pr_stage_run_may_start(sr, item->seq, 0)) {
+			if (!checked && !pr_stage_run_may_start(sr, item->seq, 0)) {
 				/* What this worker holds may be what the stage waits
 				 * for; another item may go through the gate meanwhile. */
 				if (gated)

@@ -58,10 +58,13 @@ fi
 
 # Such items start in input order, though eight threads wait for a CPU's
 # turn: here each gives a 3 MiB result, more than the stage may hold, for
-# a slow next stage, so workers keep waiting for room.  An item starts at
-# most as many places late as there are CPUs (two at the gate may start in
-# either order); a worker that took its item before its turn would start
-# it far behind later ones.  (The log has each item's name as it starts.)
+# a slow next stage, so workers keep waiting for room.  (The log has each
+# item's name as it starts.)  A worker that took its item before its turn
+# would start it behind later ones: about half the items start after a
+# later one then (18 to 25 of the 40, measured with that fault put back).
+# Taken in turn, an item starts after a later one only when its thread is
+# held up between taking it and starting it, which a busy machine does
+# now and then (at most 4 of the 40 in 80 runs beside other work).
 # Under sanitizers the items wait on their allocator's locks, so they are
 # seen to wait, and items that wait all run at once, in no order.
 if [ -n "$PIPERUN_SANITIZED" ]; then
@@ -77,10 +80,11 @@ stages:
 YML
 	"$PIPERUN" "$tmp/order.yml" < "$tmp/40" > "$tmp/out"
 	is 0 $? "io, computing, large results: run exits 0"
-	late=$(awk '{ split($1, a, "#"); n = a[2] + 0; if (n > m) m = n; if (m - n > late) late = m - n }
-		END { print late + 0 }' "$tmp/started")
-	[ "$(wc -l < "$tmp/started")" -eq 40 ] && [ "$late" -le "$cpus" ]
-	ok $? "io, computing, large results: items start in order (at most $late places late)"
+	awk '{ split($1, a, "#"); n = a[2] + 0; if (n > m) m = n; else behind++
+		if (m - n > late) late = m - n } END { print behind + 0, late + 0 }' "$tmp/started" > "$tmp/late"
+	read -r behind late < "$tmp/late"
+	[ "$(wc -l < "$tmp/started")" -eq 40 ] && [ "$behind" -le 10 ]
+	ok $? "io, computing, large results: items start in order ($behind of 40 started after a later one, none more than $late behind)"
 else
 	ok 0 "# SKIP io, computing, in order: this machine has $cpus CPUs, as many as the threads"
 fi
