@@ -99,8 +99,10 @@ pr_conn_init(struct pr_conn *c, int fd)
 	c->mail = pr_mailbox_new();
 }
 
-void
-pr_conn_free(struct pr_conn *c)
+/* Frees C; with PEER_GONE, the lends the peer did not give back are let
+ * go of too, else they stay held. */
+static void
+conn_free(struct pr_conn *c, int peer_gone)
 {
 	for (unsigned i = 0; i < c->n_out_fds; i++)
 		close(c->out_fds[i]);
@@ -110,7 +112,7 @@ pr_conn_free(struct pr_conn *c)
 		if (c->peer[i] != NULL)
 			pr_block_drop(c->peer[i]);
 		/* Lends a peer that is gone will never give back. */
-		struct pr_block *b = c->lent[i] > 0 ? pr_block_by_id(i) : NULL;
+		struct pr_block *b = peer_gone && c->lent[i] > 0 ? pr_block_by_id(i) : NULL;
 		for (; b != NULL && c->lent[i] > 0; c->lent[i]--)
 			pr_block_drop(b);
 	}
@@ -121,6 +123,18 @@ pr_conn_free(struct pr_conn *c)
 	free(c->in_fds);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+}
+
+void
+pr_conn_free(struct pr_conn *c)
+{
+	conn_free(c, 1);
+}
+
+void
+pr_conn_end(struct pr_conn *c)
+{
+	conn_free(c, 0);
 }
 
 /* Writes all of the N iovecs at V; the block descriptors waiting to be

@@ -85,8 +85,14 @@ struct pr_conn {
 
 void pr_conn_init(struct pr_conn *c, int fd);
 /* Frees the buffers, and lets go of the peer's blocks and of the lends the
- * peer did not give back; the descriptor stays the caller's. */
+ * peer did not give back: for a peer that is gone.  The descriptor stays
+ * the caller's. */
 void pr_conn_free(struct pr_conn *c);
+/* As pr_conn_free(), for a process about to exit while its peer goes on:
+ * the peer may still read the blocks lent to it, which no release will
+ * give back any more, so they stay held, never reused nor emptied (see
+ * pr_block_drop()), and their pages last as long as the peer maps them. */
+void pr_conn_end(struct pr_conn *c);
 
 /* Queues a frame.  Large data in BLOCK (which may be NULL), an own block
  * starting at DATA, is lent without a copy; other large data is copied

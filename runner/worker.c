@@ -337,7 +337,8 @@ pr_worker_main(int fd, int status_fd)
 	}
 	sender_flush(&snd);
 	sender_stop(&snd);
-	pr_conn_free(&c);
+	/* piperun may still hold results in this process's blocks. */
+	pr_conn_end(&c);
 	pr_stage_close(inst);
 	pr_pipeline_free(p);
 	if (status != NULL)

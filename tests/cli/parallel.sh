@@ -296,6 +296,24 @@ is 9 "$(wc -l < "$tmp/out" | tr -d ' ')" "large items, a killed worker: the nine
 grep -q "failed on 'f4': worker process [0-9]* was killed by signal 9" "$tmp/err"
 ok $? "large items, a killed worker: the message names its item"
 
+# Large results made in a worker process live in its blocks.  A worker
+# whose input has ended exits while piperun may still hold results of its,
+# here behind a slower next stage: their pages must outlast it.  (They did
+# not: the worker let go of the blocks piperun had not given back, and
+# emptied them past its 64 MiB of free blocks; piperun then died of SIGBUS
+# reading them, every time with these twelve results of 24 MiB.)
+seq 1 12 > "$tmp/12"
+cat > "$tmp/outlast.yml" <<YML
+input: {lines: "-"}
+stages:
+  - {name: big, kind: cpu, workers: 2, plugin: $PROBE, with: {bulk: 24MiB}}
+  - {name: count, run: count}
+YML
+"$PIPERUN" "$tmp/outlast.yml" < "$tmp/12" > "$tmp/out" 2> "$tmp/err"
+is 0 $? "results still held when their worker exits: run exits 0"
+is 12 "$(grep -c '^1 6 25165824 stdin#[0-9]*$' "$tmp/out")" \
+	"results still held when their worker exits: all twelve are read, in full"
+
 # Results of mixed sizes leave in order, whether whoever brings them
 # writes them out (small ones) or the writer thread does (large ones):
 # lines of a few bytes between lines of 60 KiB to 300 KiB.

@@ -132,6 +132,30 @@ main(void)
 	pr_conn_free(&a);
 	is_int(0, busy_blocks(), "a lend the peer never gave back is returned with the connection");
 
+	/* A process that ends while its peer goes on (a worker whose input has
+	 * ended, while piperun still holds its results) keeps what it lent:
+	 * no release will come, and the peer may still read it. */
+	int sv3[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv3) < 0)
+		bail("socketpair");
+	pr_conn_init(&a, sv3[0]);
+	pr_conn_init(&b, sv3[1]);
+	own = pr_block_alloc(BIG);
+	memcpy(own->map, big2, BIG - 5);
+	ok(pr_conn_send(&a, PR_FRAME_ITEM, &meta, own->map, BIG - 5, own) == 0 &&
+	       pr_conn_flush(&a) == 0,
+	   "an item is lent just before the end");
+	pr_block_drop(own); /* the sender's item is done with it */
+	got = expect(&b, "a lend at the end", big2, BIG - 5);
+	pr_conn_end(&a);
+	is_int(1, busy_blocks(), "the sender, ended, still holds the block it lent");
+	pr_block_trim();
+	is_bytes(big2, BIG - 5, got->map, BIG - 5, "the peer reads it whole, past the sender's trim");
+	pr_block_release(got);
+	pr_conn_free(&b);
+	pr_block_drop(own); /* as the sender's exit would */
+	is_int(0, busy_blocks(), "no block is left busy");
+
 	/* A result written over its input in the sender's block goes back in
 	 * that block: no copy, no new block, and the sender finds it where it
 	 * lent it. */
