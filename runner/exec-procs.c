@@ -71,6 +71,9 @@ struct procs {
 	pthread_mutex_t lock; /* the workers' pids, which cancel() reads; feeding */
 	pthread_cond_t fed;   /* feeding went down */
 	unsigned feeding;     /* feeders that may still pass results on */
+	/* Whether an item's results are large, about (a moving average of
+	 * their bytes per item, plus one; 0: no item has shown it yet). */
+	atomic_uint_fast64_t out_bytes;
 };
 
 /* Time an attempt gets past the timeout T before its worker is killed:
@@ -438,6 +441,31 @@ struct held {
 	size_t n;
 };
 
+/* Folds the BYTES of the results of one item into the stage's estimate.
+ * Racing updates lose a sample now and then, which an estimate can bear. */
+static void
+results_seen(struct procs *ps, uint64_t bytes)
+{
+	uint64_t old = atomic_load_explicit(&ps->out_bytes, memory_order_relaxed);
+
+	bytes++;
+	atomic_store_explicit(&ps->out_bytes, old == 0 ? bytes : (old * 7 + bytes) / 8,
+	                      memory_order_relaxed);
+}
+
+/* The most items a batch may have.  An item whose results are large goes
+ * alone, as a large item does: its results take a block of the worker's
+ * each, which comes back only with a frame sent after the batch, so a
+ * batch of many would make the worker a block for each, and hold them
+ * all.  Until an item has shown its results, one at a time. */
+static size_t
+batch_items(struct procs *ps)
+{
+	uint64_t out = atomic_load_explicit(&ps->out_bytes, memory_order_relaxed);
+
+	return out == 0 || out > PR_BLOCK_MIN ? 1 : BATCH_ITEMS;
+}
+
 /* Counts and delivers the outcomes H holds, and frees their items. */
 static void
 finish_held(struct pr_stage_run *sr, struct held *h)
@@ -517,6 +545,10 @@ receive_one(struct proc *w, struct pr_item *item, double timeout, struct held *h
 			return 0;
 		}
 		free(meta);
+		uint64_t out = 0;
+		for (const struct pr_item *it = results.head; it != NULL; it = it->next)
+			out += it->len;
+		results_seen(w->procs, out);
 		double end = pr_now();
 		h->o[h->n++] = (struct pr_outcome){
 			.item = item,
@@ -532,21 +564,21 @@ receive_one(struct proc *w, struct pr_item *item, double timeout, struct held *h
 	}
 }
 
-/* Takes up to BATCH_ITEMS items, cut at BATCH_BYTES, from PENDING then
+/* Takes up to batch_items() items, cut at BATCH_BYTES, from PENDING then
  * the queue, into BATCH; waits for the queue only when WAIT is set.
  * Returns 0 when there is no item (no more work, when WAIT is set). */
 static int
 next_batch(struct procs *ps, struct pr_item_list *pending, struct pr_item_list *batch, int wait,
            double *waited)
 {
-	size_t bytes = 0;
+	size_t bytes = 0, most = batch_items(ps);
 
 	*waited = 0;
 	if (pending->count == 0 &&
-	    (wait ? pr_queue_pop(&ps->queue, BATCH_ITEMS, ps->n, pending, waited)
-	          : pr_queue_trypop(&ps->queue, BATCH_ITEMS, ps->n, pending)) == 0)
+	    (wait ? pr_queue_pop(&ps->queue, most, ps->n, pending, waited)
+	          : pr_queue_trypop(&ps->queue, most, ps->n, pending)) == 0)
 		return 0;
-	while (pending->head != NULL && batch->count < BATCH_ITEMS) {
+	while (pending->head != NULL && batch->count < most) {
 		if (batch->count > 0 && bytes + pending->head->len > BATCH_BYTES)
 			break;
 		bytes += pending->head->len;
@@ -776,6 +808,7 @@ procs_start(struct pr_stage_run *sr, char **err)
 	struct procs *ps = pr_calloc(1, sizeof(*ps));
 
 	ps->sr = sr;
+	atomic_init(&ps->out_bytes, 0);
 	/* Large items from now on live where the workers can read them. */
 	pr_block_enable();
 	ps->stage_index = (int)(sr->conf - sr->engine_pipeline->stages);

@@ -456,6 +456,33 @@ YML
 	is 0 "$rc" "order: any, 60 files of 4 MiB read ahead of a slow stage exit 0"
 	[ "$peak" -lt 100 ]
 	ok $? "order: any, reading stays a bounded way ahead: peak under 100 MiB (${peak} MiB of 240 read)"
+
+	# Small items whose results are large, on worker processes: 600 gzip
+	# files of 6 KiB that each inflate to 2 MB.  Each result takes a block
+	# of its worker's, which comes back only with a frame sent after the
+	# item's batch: in batches of many small items, a worker made a block
+	# for each result and held them all (240-270 MiB here, 140-190 MiB with
+	# 300 files).  Such items now go one at a time (40-80 MiB).
+	mkdir "$tmp/gz"
+	python3 -c '
+import gzip, sys
+z = gzip.compress(b"The Quick brown fox, 12 jumps over the LAZY dog!!\n" * 40000, 6)
+for i in range(600):
+    open("%s/f%03d.gz" % (sys.argv[1], i), "wb").write(z)
+' "$tmp/gz"
+	cat > "$tmp/inflate.yml" <<YML
+input: {glob: "$tmp/gz/f*.gz"}
+stages:
+  - {name: read, kind: io, run: read}
+  - {name: gunzip, kind: cpu, run: gzip, with: {decompress: true}}
+YML
+	peak_mib "$PIPERUN" "$tmp/inflate.yml" < /dev/null > "$tmp/mem" 2>&1
+	read -r rc peak < "$tmp/mem"
+	is 0 "$rc" "600 small items inflated on worker processes exit 0"
+	[ "$peak" -lt 150 ]
+	ok $? "small items with large results stay in bounded memory: peak under 150 MiB (${peak} MiB)"
+	"$PIPERUN" "$tmp/inflate.yml" | wc -c | tr -d ' ' > "$tmp/inflated"
+	is 1200000000 "$(cat "$tmp/inflated")" "and every result comes out whole"
 fi
 
 test_done
