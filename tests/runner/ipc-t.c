@@ -65,6 +65,31 @@ busy_blocks(void)
 	return busy;
 }
 
+#ifdef HAVE_MEMFD_CREATE
+/* Connects A and B over a new socket pair, and lends B a new block of A's
+ * holding DATA (LEN bytes), which A's item then lets go of; checks the
+ * send as WHAT.  Returns the block, held only by the lend. */
+static struct pr_block *
+lend_new(struct pr_conn *a, struct pr_conn *b, const struct pr_buf *meta,
+         const unsigned char *data, size_t len, const char *what)
+{
+	struct pr_block *own;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		bail("socketpair");
+	pr_conn_init(a, sv[0]);
+	pr_conn_init(b, sv[1]);
+	if ((own = pr_block_alloc(BIG)) == NULL)
+		bail("no block");
+	memcpy(own->map, data, len);
+	ok(pr_conn_send(a, PR_FRAME_ITEM, meta, own->map, len, own) == 0 && pr_conn_flush(a) == 0,
+	   "%s", what);
+	pr_block_drop(own); /* the sender's item is done with it */
+	return own;
+}
+#endif
+
 int
 main(void)
 {
@@ -135,17 +160,7 @@ main(void)
 	/* A process that ends while its peer goes on (a worker whose input has
 	 * ended, while piperun still holds its results) keeps what it lent:
 	 * no release will come, and the peer may still read it. */
-	int sv3[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv3) < 0)
-		bail("socketpair");
-	pr_conn_init(&a, sv3[0]);
-	pr_conn_init(&b, sv3[1]);
-	own = pr_block_alloc(BIG);
-	memcpy(own->map, big2, BIG - 5);
-	ok(pr_conn_send(&a, PR_FRAME_ITEM, &meta, own->map, BIG - 5, own) == 0 &&
-	       pr_conn_flush(&a) == 0,
-	   "an item is lent just before the end");
-	pr_block_drop(own); /* the sender's item is done with it */
+	own = lend_new(&a, &b, &meta, big2, BIG - 5, "an item is lent just before the end");
 	got = expect(&b, "a lend at the end", big2, BIG - 5);
 	pr_conn_end(&a);
 	is_int(1, busy_blocks(), "the sender, ended, still holds the block it lent");
@@ -159,17 +174,7 @@ main(void)
 	/* A result written over its input in the sender's block goes back in
 	 * that block: no copy, no new block, and the sender finds it where it
 	 * lent it. */
-	int sv2[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv2) < 0)
-		bail("socketpair");
-	pr_conn_init(&a, sv2[0]);
-	pr_conn_init(&b, sv2[1]);
-	own = pr_block_alloc(BIG);
-	memcpy(own->map, big2, BIG - 5);
-	ok(pr_conn_send(&a, PR_FRAME_ITEM, &meta, own->map, BIG - 5, own) == 0 &&
-	       pr_conn_flush(&a) == 0,
-	   "an item in a block is lent");
-	pr_block_drop(own); /* the sender's item is done with it */
+	own = lend_new(&a, &b, &meta, big2, BIG - 5, "an item in a block is lent");
 	got = expect(&b, "the lent item", big2, BIG - 5);
 	unsigned char *result = pattern(BIG / 2, 4);
 	memcpy(got->map, result, BIG / 2);
