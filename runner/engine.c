@@ -274,6 +274,12 @@ thread_ids(long *pid, long *tid)
 	*tid = my_tid;
 }
 
+int
+pr_stage_run_past_cut(const struct pr_stage_run *sr, uint64_t seq)
+{
+	return seq > atomic_load_explicit(&sr->cut, memory_order_relaxed);
+}
+
 void
 pr_stage_run_exec(struct pr_stage_run *sr, struct pr_stage_inst *inst, struct pr_item *item,
                   struct pr_outcome *o, double *clock)
@@ -281,6 +287,12 @@ pr_stage_run_exec(struct pr_stage_run *sr, struct pr_stage_inst *inst, struct pr
 	*o = (struct pr_outcome){ .item = item, .in_len = item->len };
 	if (atomic_load(&sr->engine->cancel)) {
 		o->err = pr_strdup("interrupted");
+		*clock = 0;
+		return;
+	}
+	/* Not run: counted ok and filtered now, and interrupted when it is
+	 * dropped (see drop_locked()). */
+	if (pr_stage_run_past_cut(sr, item->seq)) {
 		*clock = 0;
 		return;
 	}

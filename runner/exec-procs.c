@@ -104,6 +104,7 @@ status_page(struct proc *w)
 		return -1;
 	}
 	w->status = p;
+	atomic_store(&w->status->cut, UINT64_MAX);
 #endif
 	return fd;
 }
@@ -496,6 +497,13 @@ receive_one(struct proc *w, struct pr_item *item, double timeout, struct held *h
 
 		if (pr_conn_buffered(&w->conn) == 0) {
 			finish_held(w->procs->sr, h);
+			/* The items it has not started yet need not run once an
+			 * earlier one has stopped the run. */
+			if (w->status != NULL)
+				atomic_store_explicit(&w->status->cut,
+				                      atomic_load_explicit(&w->procs->sr->cut,
+				                                           memory_order_relaxed),
+				                      memory_order_relaxed);
 			/* Blocks given back go out before waiting. */
 			if (pr_conn_flush(&w->conn) < 0) {
 				pr_item_list_clear(&results);
@@ -554,9 +562,11 @@ receive_one(struct proc *w, struct pr_item *item, double timeout, struct held *h
 			.item = item,
 			.in_len = item->len,
 			.results = results,
-			.err = status == 0 ? NULL : pr_strdup(msg ? msg : "failed"),
+			.err = status == PR_DONE_OK || status == PR_DONE_NOT_RUN
+			               ? NULL
+			               : pr_strdup(msg ? msg : "failed"),
 			.slice = { end - (double)busy_us / 1e6, end, (long)w->pid, (long)w->pid },
-			.ran = 1,
+			.ran = status != PR_DONE_NOT_RUN,
 		};
 		free(msg);
 		w->answered++;
@@ -585,6 +595,28 @@ next_batch(struct procs *ps, struct pr_item_list *pending, struct pr_item_list *
 		pr_item_list_push(batch, pr_item_list_pop(pending));
 	}
 	return 1;
+}
+
+/* Hands back, unrun, the items of BATCH that come after the one whose
+ * failure stopped the run (see pr_stage_run_past_cut()): sent to a
+ * worker, they would only be dropped. */
+static void
+pass_over(struct pr_stage_run *sr, struct pr_item_list *batch)
+{
+	struct pr_item_list keep = { 0 };
+	struct pr_item *it;
+
+	if (batch->tail == NULL || !pr_stage_run_past_cut(sr, batch->tail->seq))
+		return;
+	while ((it = pr_item_list_pop(batch)) != NULL) {
+		if (!pr_stage_run_past_cut(sr, it->seq)) {
+			pr_item_list_push(&keep, it);
+			continue;
+		}
+		struct pr_outcome o = { .item = it, .in_len = it->len };
+		pr_stage_run_finish(sr, &o, 1);
+	}
+	*batch = keep;
 }
 
 /* Puts the items of FRONT back before those of LIST, in order. */
@@ -657,6 +689,9 @@ top_up(struct proc *w, struct flight *f, int wait)
 		if (!next_batch(w->procs, &f->pending, &batch, wait && f->batches == 0, &waited))
 			break;
 		pr_stage_run_waited(sr, waited);
+		pass_over(sr, &batch);
+		if (batch.count == 0)
+			continue;
 		size_t wire = wire_bytes(&batch);
 		if (f->batches == 1 && f->wires[0] + wire > AHEAD_BYTES) {
 			put_back(&f->pending, &batch);

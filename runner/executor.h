@@ -48,8 +48,9 @@ struct pr_stage_run {
 	struct pr_stage_stats *stats; /* under lock */
 	struct pr_reorder reorder;    /* under lock */
 	uint64_t seq_in;              /* under lock: the number the next input gets */
-	uint64_t cut;                 /* under lock: the input whose failure stopped the
-	                               * run; later inputs' results are dropped */
+	/* The input whose failure stopped the run: later inputs' results are
+	 * dropped, and those not started yet are not run.  Set under lock. */
+	atomic_uint_fast64_t cut;
 	uint64_t admitted, released;  /* under lock */
 	uint64_t inputs;              /* under lock: inputs admitted whose results
 	                                 have not come yet (queued or running) */
@@ -168,6 +169,12 @@ void pr_stage_run_running(struct pr_stage_run *sr, unsigned n);
 
 /* 1 once the run is being interrupted: work in flight should stop. */
 int pr_stage_run_cancelled(const struct pr_stage_run *sr);
+
+/* Whether input SEQ comes after the one whose failure stopped the run
+ * (order: input): its results would be dropped, so it is not worth
+ * starting.  Such an input is handed back as an outcome that did not run,
+ * with no error and no results; it counts as interrupted. */
+int pr_stage_run_past_cut(const struct pr_stage_run *sr, uint64_t seq);
 
 /* Reports a message about SR (a whole line) to the user. */
 void pr_stage_run_message(struct pr_stage_run *sr, const char *line);

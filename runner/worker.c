@@ -150,7 +150,8 @@ sender_stop(struct sender *s)
 /* Runs one item frame and queues its results. */
 static int
 serve_item(struct sender *snd, struct pr_stage_inst *inst, unsigned char *meta, size_t meta_len,
-           unsigned char *data, size_t len, struct pr_block *block, struct pr_attempt *at)
+           unsigned char *data, size_t len, struct pr_block *block, struct pr_attempt *at,
+           uint64_t cut)
 {
 	struct pr_conn *c = snd->c;
 	struct pr_rd r = { meta, meta_len };
@@ -181,7 +182,8 @@ serve_item(struct sender *snd, struct pr_stage_inst *inst, unsigned char *meta, 
 	free(name);
 	free(path);
 	t0 = pr_now();
-	rc = pr_stage_try(inst, item, at, &out, &err);
+	int run = seq <= cut;
+	rc = run ? pr_stage_try(inst, item, at, &out, &err) : 0;
 	took = pr_now() - t0;
 	/* The stage took the parent's block (and may have written over it):
 	 * its results must reach the parent before the item counts as done,
@@ -202,7 +204,7 @@ serve_item(struct sender *snd, struct pr_stage_inst *inst, unsigned char *meta, 
 	pr_item_list_clear(&out);
 	if (rc != -2) {
 		reply.len = 0;
-		pr_buf_u64(&reply, rc == 0 ? 0 : 1);
+		pr_buf_u64(&reply, !run ? PR_DONE_NOT_RUN : rc == 0 ? PR_DONE_OK : PR_DONE_FAILED);
 		pr_buf_u64(&reply, (uint64_t)(took * 1e6));
 		pr_buf_str(&reply, rc == 0 ? NULL : err);
 		/* Waiting to gather more results saves nothing after a slow
@@ -327,7 +329,8 @@ pr_worker_main(int fd, int status_fd)
 				atomic_store(&status->started, served + 1);
 			}
 			if (serve_item(&snd, inst, meta, meta_len, data, len, block,
-			               status != NULL ? &status->attempt : NULL) < 0)
+			               status != NULL ? &status->attempt : NULL,
+			               status != NULL ? atomic_load(&status->cut) : UINT64_MAX) < 0)
 				rc = 1;
 			served++;
 			if (status != NULL)

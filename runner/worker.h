@@ -25,7 +25,14 @@ struct pr_worker_status {
 	_Atomic uint64_t started;
 	_Atomic uint64_t done;
 	struct pr_attempt attempt; /* the attempt on the item started last */
+	/* Set by the parent: the input whose failure stopped the run.  Items
+	 * after it are answered without being run (their results would be
+	 * dropped), with status PR_DONE_NOT_RUN. */
+	_Atomic uint64_t cut;
 };
+
+/* The status of a DONE frame: the item succeeded, failed, or was not run. */
+enum { PR_DONE_OK = 0, PR_DONE_FAILED = 1, PR_DONE_NOT_RUN = 2 };
 
 /*
  * Serves the parent on socket FD: loads the pipeline it sends, opens the

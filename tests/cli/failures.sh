@@ -70,6 +70,35 @@ assert s["stages"][1]["in"] == 39, s["stages"][1]
 	ok $? "$kind, many items in flight: those after the failure count as interrupted"
 done
 
+# Once a failure has stopped the run, items after it that have not started
+# are not run: their results would be dropped.  The stage admits hundreds
+# of small items, and a worker process gets them in batches of hundreds;
+# a few in flight when the failure comes still run.
+case $builddir in /*) ;; *) builddir=$(cd "$builddir" && pwd) ;; esac
+seq 1 2000 > "$tmp/lines.txt"
+for kind in io cpu; do
+	rm -f "$tmp/attempts"
+	cat > "$tmp/cut.yml" <<YML
+input: {lines: lines.txt}
+stages:
+  - {name: p, kind: $kind, workers: 2, plugin: $builddir/tests/plugins/probe.so,
+     with: {fail_on: 'lines.txt#5', sleep: 1ms, log: $tmp/attempts}}
+YML
+	(cd "$tmp" && "$PIPERUN" --stats s.json cut.yml > cut.out 2> /dev/null)
+	is 1 $? "$kind, stopped by a failure: exits 1"
+	is 4 "$(wc -l < "$tmp/cut.out" | tr -d ' ')" "$kind, stopped by a failure: the 4 items before it come out"
+	n=$(wc -l < "$tmp/attempts" | tr -d ' ')
+	test "$n" -ge 5 && test "$n" -le 40
+	ok $? "$kind, stopped by a failure: items queued after it are not run ($n of 2000 ran)"
+	python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1]))["stages"][0]
+assert p["in"] == p["ok"] + p["failed"] + p["interrupted"], p
+assert p["ok"] == 4 and p["failed"] == 1 and p["filtered"] == 0, p
+' "$tmp/s.json"
+	ok $? "$kind, stopped by a failure: the items not run count as interrupted"
+done
+
 pipeline skip
 "$PIPERUN" "$tmp/p.yml" > "$tmp/out" 2> "$tmp/err"
 is 1 $? "on_error: skip exits 1 at the end"
