@@ -498,12 +498,11 @@ receive_one(struct proc *w, struct pr_item *item, double timeout, struct held *h
 		if (pr_conn_buffered(&w->conn) == 0) {
 			finish_held(w->procs->sr, h);
 			/* The items it has not started yet need not run once an
-			 * earlier one has stopped the run. */
-			if (w->status != NULL)
-				atomic_store_explicit(&w->status->cut,
-				                      atomic_load_explicit(&w->procs->sr->cut,
-				                                           memory_order_relaxed),
-				                      memory_order_relaxed);
+			 * earlier one has stopped the run; until then the page the
+			 * worker reads is left alone. */
+			uint64_t cut = atomic_load_explicit(&w->procs->sr->cut, memory_order_relaxed);
+			if (w->status != NULL && cut != UINT64_MAX)
+				atomic_store_explicit(&w->status->cut, cut, memory_order_relaxed);
 			/* Blocks given back go out before waiting. */
 			if (pr_conn_flush(&w->conn) < 0) {
 				pr_item_list_clear(&results);
