@@ -18,6 +18,7 @@
 #include "runner/block.h"
 #include "runner/engine.h"
 #include "runner/executor.h"
+#include "runner/queue.h"
 #include "runner/source.h"
 #include "runner/util.h"
 
@@ -128,7 +129,7 @@ cancel_all(struct pr_engine *e)
 }
 
 static void sink_flush(struct pr_engine *e);
-static void pass_locked(struct pr_stage_run *sr);
+static void pass_locked(struct pr_stage_run *sr, int nowait);
 
 /* Items the source hands the first stage at once, at most. */
 #define SUBMIT_BATCH 64
@@ -435,6 +436,15 @@ sink(struct pr_engine *e, struct pr_item *item)
 	return !e->broken_pipe;
 }
 
+/* The items SR admits whatever their size (see has_room()). */
+static uint64_t
+always(const struct pr_stage_run *sr)
+{
+	return sr->always + (atomic_load_explicit(&sr->helping, memory_order_relaxed) > 0
+	                             ? sr->workers
+	                             : 0);
+}
+
 /* Whether SR has room for one more item of LEN bytes; with the lock. */
 static int
 has_room(const struct pr_stage_run *sr, size_t len)
@@ -443,22 +453,22 @@ has_room(const struct pr_stage_run *sr, size_t len)
 	 * have an item, and one more wait, whatever their size: large items
 	 * are not worth taking ahead, and their memory counts. */
 	return sr->admitted - sr->released < sr->bound &&
-	       (sr->admitted - sr->released < sr->always ||
+	       (sr->admitted - sr->released < always(sr) ||
 	        sr->held_bytes + len <= sr->bound_bytes);
 }
 
-/* Admits the items of ITEMS into SR in order as there is room, numbers
- * them and hands them to the executor, several at a time when they fit;
- * leaves ITEMS empty. */
+/* Admits the items of ITEMS into SR in order as there is room (or at
+ * once, with NOWAIT), numbers them and hands them to the executor, several
+ * at a time when they fit; leaves ITEMS empty. */
 static void
-submit(struct pr_stage_run *sr, struct pr_item_list *items)
+submit(struct pr_stage_run *sr, struct pr_item_list *items, int nowait)
 {
 	struct pr_item_list admitted = { 0 };
 	struct pr_item *item;
 
 	pthread_mutex_lock(&sr->lock);
 	while ((item = pr_item_list_pop(items)) != NULL) {
-		while (!has_room(sr, item->len)) {
+		while (!nowait && !has_room(sr, item->len)) {
 			/* Those admitted go to work before this waits for room. */
 			if (admitted.count > 0) {
 				pthread_mutex_unlock(&sr->lock);
@@ -492,11 +502,13 @@ submit(struct pr_stage_run *sr, struct pr_item_list *items)
 static void
 wake_room(struct pr_stage_run *sr)
 {
-	if (sr->waiting > 0 && (sr->admitted - sr->released < sr->always ||
+	if (sr->waiting > 0 && (sr->admitted - sr->released < always(sr) ||
 	                        sr->inputs <= (uint64_t)sr->workers * (2 + sr->ex->ahead) ||
 	                        (sr->admitted - sr->released <= sr->bound / 2 &&
 	                         sr->held_bytes <= sr->bound_bytes / 2)))
 		pthread_cond_broadcast(&sr->room);
+	if (atomic_load_explicit(&sr->helping, memory_order_relaxed) > 0 && has_room(sr, 0))
+		pr_queue_kick(sr->helpers_wake);
 }
 
 /* Whether a thread bringing results to SR waits: while the passer is
@@ -571,9 +583,10 @@ forward(struct pr_stage_run *sr, struct pr_item_list *list)
 /* Passes what SR released on, in order, to the next stage or the sink,
  * unless another thread is at it, or the writer is to: that one passes
  * these on too before it stops.  Called with the lock held, and releases
- * it; may wait for room in the next stage, or for the passer. */
+ * it; may wait for room in the next stage, or for the passer, unless
+ * NOWAIT. */
 static void
-pass_on_unlock(struct pr_stage_run *sr)
+pass_on_unlock(struct pr_stage_run *sr, int nowait)
 {
 	int to_writer = sr->writer && sr->out_bytes >= WRITE_INLINE;
 
@@ -583,7 +596,7 @@ pass_on_unlock(struct pr_stage_run *sr)
 		/* While the passer is held up (a slow reader, a full next stage),
 		 * those who bring more results wait for it past half the stage's
 		 * bytes, rather than fill the rest with them. */
-		while (bring_blocked(sr)) {
+		while (!nowait && bring_blocked(sr)) {
 			sr->bring_waiting++;
 			pthread_cond_wait(&sr->ran, &sr->lock);
 			sr->bring_waiting--;
@@ -591,14 +604,15 @@ pass_on_unlock(struct pr_stage_run *sr)
 		pthread_mutex_unlock(&sr->lock);
 		return;
 	}
-	pass_locked(sr);
+	pass_locked(sr, nowait);
 	pthread_mutex_unlock(&sr->lock);
 }
 
-/* Passes what SR released on as the passer, until none is left.  Called
- * with the lock held, which it lets go of while it passes. */
+/* Passes what SR released on as the passer, until none is left, without
+ * waiting for room in the next stage when NOWAIT.  Called with the lock
+ * held, which it lets go of while it passes. */
 static void
-pass_locked(struct pr_stage_run *sr)
+pass_locked(struct pr_stage_run *sr, int nowait)
 {
 	struct pr_engine *e = sr->engine;
 
@@ -623,7 +637,7 @@ pass_locked(struct pr_stage_run *sr)
 				out += (uint64_t)sink(e, item);
 		}
 		if (next.count > 0)
-			submit(sr->next, &next);
+			submit(sr->next, &next, nowait);
 		pthread_mutex_lock(&sr->lock);
 		sr->released += b.n;
 		sr->held_bytes -= bytes;
@@ -651,7 +665,7 @@ writer_main(void *arg)
 	pthread_mutex_lock(&sr->lock);
 	for (;;) {
 		if (sr->outbox.n > 0 && !sr->passer) {
-			pass_locked(sr);
+			pass_locked(sr, 0);
 			continue;
 		}
 		if (sr->writer_stop && sr->outbox.n == 0 && !sr->passer)
@@ -778,11 +792,11 @@ pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, size_t in_len,
 	pthread_mutex_lock(&sr->lock);
 	deliver_locked(sr, seq, in_len, results, failed, 0);
 	wake_ran(sr);
-	pass_on_unlock(sr);
+	pass_on_unlock(sr, 0);
 }
 
-void
-pr_stage_run_finish(struct pr_stage_run *sr, struct pr_outcome *o, size_t n)
+static void
+finish(struct pr_stage_run *sr, struct pr_outcome *o, size_t n, int nowait)
 {
 	int interrupted = atomic_load(&sr->engine->cancel);
 
@@ -798,7 +812,7 @@ pr_stage_run_finish(struct pr_stage_run *sr, struct pr_outcome *o, size_t n)
 		               o[i].err != NULL);
 	}
 	wake_ran(sr);
-	pass_on_unlock(sr);
+	pass_on_unlock(sr, nowait);
 	for (size_t i = 0; i < n; i++) {
 		if (o[i].err != NULL && !interrupted)
 			report_failure(sr, o[i].item->name, o[i].err);
@@ -807,6 +821,27 @@ pr_stage_run_finish(struct pr_stage_run *sr, struct pr_outcome *o, size_t n)
 		pr_item_free(o[i].item);
 		o[i].item = NULL;
 	}
+}
+
+void
+pr_stage_run_finish(struct pr_stage_run *sr, struct pr_outcome *o, size_t n)
+{
+	finish(sr, o, n, 0);
+}
+
+void
+pr_stage_run_finish_nowait(struct pr_stage_run *sr, struct pr_outcome *o, size_t n)
+{
+	finish(sr, o, n, 1);
+}
+
+int
+pr_stage_run_roomy(struct pr_stage_run *sr)
+{
+	pthread_mutex_lock(&sr->lock);
+	int roomy = has_room(sr, 0);
+	pthread_mutex_unlock(&sr->lock);
+	return roomy;
 }
 
 static void
@@ -854,6 +889,8 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 		sr->bound_bytes = pr_bound_bytes_for(sr->ex, sr->workers);
 		sr->always = sr->workers + 1;
 		sr->next = i + 1 < p->nstages ? &e.runs[i + 1] : NULL;
+		sr->prev = i > 0 ? &e.runs[i - 1] : NULL;
+		atomic_init(&sr->helping, 0);
 		pr_reorder_init(&sr->reorder);
 		sr->cut = UINT64_MAX;
 		pthread_mutex_init(&sr->lock, NULL);
@@ -907,10 +944,10 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 		atomic_fetch_add(&e.items_in, 1);
 		pr_item_list_push(&fresh, item);
 		if (fresh.count >= SUBMIT_BATCH || o->sync || !pr_source_ready(src))
-			submit(&e.runs[0], &fresh);
+			submit(&e.runs[0], &fresh, 0);
 	}
 	if (fresh.count > 0)
-		submit(&e.runs[0], &fresh);
+		submit(&e.runs[0], &fresh, 0);
 	for (size_t i = 0; i < p->nstages; i++)
 		e.runs[i].ex->drain(&e.runs[i]);
 	if (last->writer)
@@ -941,7 +978,9 @@ pr_engine_run(const struct pr_pipeline *p, const struct pr_run_opts *o, struct p
 		}
 	}
 stop:
-	for (size_t i = 0; i < started; i++)
+	/* Last first: the workers of a stage may run items of the one
+	 * before (see `help` in struct pr_executor) until it stops. */
+	for (size_t i = started; i-- > 0;)
 		e.runs[i].ex->stop(&e.runs[i]);
 	for (size_t i = 0; i < p->nstages; i++) {
 		pr_reorder_free(&e.runs[i].reorder);

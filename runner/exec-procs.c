@@ -60,6 +60,10 @@ struct proc {
 	int hello_failed;                /* the pipeline could not be sent to it */
 	pthread_t thread;
 	int running;
+	/* The feeder also runs the items of the stage before (see
+	 * take_batch()). */
+	struct pr_helper help;
+	int helping;
 };
 
 struct procs {
@@ -674,18 +678,69 @@ struct flight {
 	unsigned batches;
 };
 
+/* W's feeder no longer runs items of the stage before. */
+static void
+stop_helping(struct proc *w)
+{
+	if (!w->helping)
+		return;
+	w->help.sr->ex->help_detach(w->help.sr, &w->help);
+	w->helping = 0;
+	atomic_fetch_sub(&w->procs->sr->helping, 1);
+}
+
+/*
+ * Takes W's next batch as next_batch() does.  A feeder that helps the
+ * stage before (a read stage, say), when nothing is queued for its
+ * worker, first runs that stage's next item itself: its results come
+ * straight to this stage's queue, and go to the worker at once.  While it
+ * waits, a push to that stage's queue wakes it to try again.
+ */
+static int
+take_batch(struct proc *w, struct flight *f, struct pr_item_list *batch, int wait, int help,
+           double *waited)
+{
+	struct procs *ps = w->procs;
+
+	*waited = 0;
+	while (help && w->helping) {
+		uint64_t seen = pr_queue_kicks(&ps->queue);
+		double t = 0;
+		if (next_batch(ps, &f->pending, batch, 0, &t))
+			return 1;
+		int h = w->help.sr->ex->help(w->help.sr, &w->help);
+		if (h > 0)
+			continue;
+		if (h < 0) {
+			stop_helping(w);
+			break;
+		}
+		if (!wait)
+			return 0;
+		if (pr_queue_pop_or_kick(&ps->queue, batch_items(ps), ps->n, &f->pending, seen, &t) == 0 &&
+		    pr_queue_closed(&ps->queue))
+			return 0;
+		*waited += t;
+	}
+	double t = 0;
+	int got = next_batch(ps, &f->pending, batch, wait, &t);
+	*waited += t;
+	return got;
+}
+
 /* Sends W batches until two are in flight: the first waits for items
  * when WAIT is set, the second goes only if its items are there already
- * and both fit the socket. */
+ * (or, with HELP, their input: see take_batch()) and both fit the
+ * socket. */
 static void
-top_up(struct proc *w, struct flight *f, int wait)
+top_up(struct proc *w, struct flight *f, int wait, int help)
 {
 	struct pr_stage_run *sr = w->procs->sr;
 	double waited;
 
 	while (f->batches < 2) {
 		struct pr_item_list batch = { 0 };
-		if (!next_batch(w->procs, &f->pending, &batch, wait && f->batches == 0, &waited))
+		if (!take_batch(w, f, &batch, wait && f->batches == 0, help, &waited))
 			break;
 		pr_stage_run_waited(sr, waited);
 		pass_over(sr, &batch);
@@ -720,8 +775,13 @@ proc_feeder(void *arg)
 	struct flight f = { 0 };
 	struct held held = { .n = 0 };
 
+	if (sr->prev != NULL && sr->prev->ex->help_attach != NULL &&
+	    sr->prev->ex->help_attach(sr->prev, &w->help, &ps->queue) == 0) {
+		w->helping = 1;
+		atomic_fetch_add(&sr->helping, 1);
+	}
 	for (;;) {
-		top_up(w, &f, 1);
+		top_up(w, &f, 1, 1);
 		if (f.batches == 0)
 			break;
 		struct pr_item *it;
@@ -738,7 +798,13 @@ proc_feeder(void *arg)
 				f.wires[0] = f.wires[1];
 				f.counts[1] = f.wires[1] = 0;
 				f.batches--;
-				top_up(w, &f, 0);
+				top_up(w, &f, 0, 0);
+				/* Then, with these results gone on, the input of a
+				 * second batch may be made here. */
+				if (w->helping && f.batches < 2) {
+					finish_held(sr, &held);
+					top_up(w, &f, 0, 1);
+				}
 			}
 			if (held.n == PR_HOLD_ITEMS || f.batches == 0)
 				finish_held(sr, &held);
@@ -790,6 +856,7 @@ proc_feeder(void *arg)
 	 * input and closes its stage and exits now, while the later stages
 	 * finish, alongside the other workers, rather than one at a time when
 	 * the run stops; and it is reaped then. */
+	stop_helping(w);
 	pthread_mutex_lock(&ps->lock);
 	ps->feeding--;
 	pthread_cond_broadcast(&ps->fed);
@@ -849,6 +916,7 @@ procs_start(struct pr_stage_run *sr, char **err)
 	pthread_mutex_init(&ps->lock, NULL);
 	pthread_cond_init(&ps->fed, NULL);
 	pr_queue_init(&ps->queue);
+	sr->helpers_wake = &ps->queue;
 	ps->workers = pr_calloc(sr->workers, sizeof(*ps->workers));
 	sr->ex_data = ps;
 	/* All the workers start at once; then each is waited for. */

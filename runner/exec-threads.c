@@ -11,6 +11,12 @@
  * say), only as many run at once as there are CPUs: more would only share
  * the CPUs, finish every item later, and in order hold back the items
  * after the first.
+ *
+ * Then, when the next stage runs on worker processes, the threads that
+ * feed them run the stage's items instead (see pool_help()): each reads,
+ * say, the next file itself when its worker is about to run dry and sends
+ * it on at once, where a thread of this stage would read ahead and hand
+ * it over, and the pool's own threads leave the items to them.
  */
 #include "config.h"
 
@@ -38,6 +44,7 @@ struct pool {
 	unsigned ninsts;
 	atomic_uint_fast64_t item_ns; /* about how long an item takes; 0: not known yet */
 	atomic_uint_fast64_t cpu_ns;  /* about how much CPU time it takes; 0: not known yet */
+	atomic_uint timed_items;      /* items timed so far, up to a few */
 	/* Slow items that blocked (waited on something other than a CPU), in
 	 * thousandths, a moving average; and the gate that keeps items that
 	 * do not wait down to a CPU each. */
@@ -50,8 +57,15 @@ struct pool {
 	int watching;     /* a waiter looks at the items running; under gate_lock */
 	double looked;    /* when it last looked; under gate_lock */
 	int shared;       /* one state for all the workers */
-	pid_t *tids;      /* per worker: its thread while it runs a slow item, else 0 */
-	unsigned char *naps; /* per worker: looks in a row that found it asleep */
+	/* Per worker, then per helper (see pool_help()): its thread while it
+	 * runs a slow item, else 0, and the looks in a row that found it
+	 * asleep; under gate_lock. */
+	pid_t *tids;
+	unsigned char *naps;
+	unsigned nslots;
+	/* Helpers attached; no more items come.  Under gate_lock. */
+	unsigned helpers;
+	int draining;
 };
 
 /* Items of at least this many nanoseconds are timed and gated; faster
@@ -128,8 +142,11 @@ share(struct pool *pool)
 static void
 timed(struct pool *pool, const struct pr_outcome *o)
 {
-	if (o->ran)
+	if (o->ran) {
 		average(&pool->item_ns, (uint64_t)((o->slice.end - o->slice.start) * 1e9) + 1);
+		if (atomic_load_explicit(&pool->timed_items, memory_order_relaxed) < 1000)
+			atomic_fetch_add_explicit(&pool->timed_items, 1, memory_order_relaxed);
+	}
 }
 
 /* The voluntary context switches of the calling thread so far: each one
@@ -191,13 +208,37 @@ one_asleep(struct pool *pool)
 	if (now - pool->looked < 0.0009)
 		return 0;
 	pool->looked = now;
-	for (unsigned i = 0; i < pool->nthreads_max; i++) {
+	for (unsigned i = 0; i < pool->nslots; i++) {
 		if (pool->tids[i] == 0)
 			continue;
 		pool->naps[i] = asleep(pool->tids[i]) ? pool->naps[i] + (pool->naps[i] < 2) : 0;
 		found |= pool->naps[i] >= 2;
 	}
 	return found;
+}
+
+/* Whether the stage's items are seen to compute rather than wait: the
+ * gate is shut, a few have been timed, and hardly any of those lately
+ * slept (a thread that computes may still lose its CPU for a while). */
+static int
+computes(struct pool *pool)
+{
+	return !atomic_load(&pool->open) &&
+	       atomic_load_explicit(&pool->timed_items, memory_order_relaxed) >= 8 &&
+	       atomic_load(&pool->blocked) < 350;
+}
+
+/* How many of the own workers may run slow items at once: none while
+ * helpers run them, else one per CPU.  Called with gate_lock held. */
+static unsigned
+turns(struct pool *pool)
+{
+	uint64_t seq;
+
+	if (pool->helpers == 0 || !computes(pool))
+		return pool->cpus;
+	/* The last items gone, they go on to see the end. */
+	return pool->draining && !pr_queue_front(&pool->queue, &seq) ? pool->cpus : 0;
 }
 
 /*
@@ -208,13 +249,17 @@ one_asleep(struct pool *pool)
  * disk) soon all run at once, as if there were no gate.
  */
 static void
-gate_enter(struct pool *pool, unsigned index, pid_t tid)
+gate_enter(struct pool *pool, unsigned index, pid_t tid, int holding)
 {
 	pthread_mutex_lock(&pool->gate_lock);
-	while (pool->running >= pool->cpus && !atomic_load(&pool->open)) {
+	/* A worker that holds an item already goes in at a CPU's turn: the
+	 * helpers may wait for it, as the earliest. */
+	while (pool->running >= (holding ? pool->cpus : turns(pool)) && !atomic_load(&pool->open)) {
 		/* One waiter looks, a millisecond apart; the others sleep until
-		 * the gate opens, or the looker goes in and hands over. */
-		if (pool->watching) {
+		 * the gate opens, or the looker goes in and hands over.  While
+		 * helpers run the items, none looks: they wake the waiters when
+		 * the items turn out to wait, or run out (see pool_help()). */
+		if (pool->watching || (!holding && turns(pool) == 0)) {
 			pthread_cond_wait(&pool->gate_open, &pool->gate_lock);
 			continue;
 		}
@@ -250,9 +295,10 @@ gate_quit(struct pool *pool, unsigned index)
 	pthread_mutex_unlock(&pool->gate_lock);
 }
 
-/* An item is done; BEFORE is waits() when it started. */
+/* Folds whether the item just done waited into the pool's average, and
+ * opens or shuts the gate by it; BEFORE is waits() when it started. */
 static void
-gate_leave(struct pool *pool, unsigned index, long before)
+note_waits(struct pool *pool, long before)
 {
 	long after = waits();
 
@@ -270,6 +316,13 @@ gate_leave(struct pool *pool, unsigned index, long before)
 			pr_stage_run_running(pool->sr, open ? pool->nthreads_max : pool->cpus);
 		}
 	}
+}
+
+/* An item is done; BEFORE is waits() when it started. */
+static void
+gate_leave(struct pool *pool, unsigned index, long before)
+{
+	note_waits(pool, before);
 	gate_quit(pool, index);
 }
 
@@ -304,7 +357,7 @@ next_items(struct pool *pool, unsigned index, pid_t tid, struct pr_item_list *ba
 		if (!pr_queue_wait(&pool->queue, &waited_now))
 			return 0;
 		*waited += waited_now;
-		gate_enter(pool, index, tid);
+		gate_enter(pool, index, tid, 0);
 		/* Past the stage's bounds the worker waits without an item, and
 		 * its turn goes to another, so that whoever goes on next takes
 		 * the earliest item. */
@@ -353,7 +406,7 @@ pool_worker(void *arg)
 			 * a turn was seen to them as it was taken, and keeps the
 			 * turn, or a later one could start before it. */
 			if (gated && !in_gate)
-				gate_enter(pool, w->index, tid);
+				gate_enter(pool, w->index, tid, 1);
 			in_gate = 0;
 			if (!checked && !pr_stage_run_may_start(sr, item->seq, 0)) {
 				/* What this worker holds may be what the stage waits
@@ -366,7 +419,7 @@ pool_worker(void *arg)
 				o = &held[0];
 				pr_stage_run_may_start(sr, item->seq, 1);
 				if (gated)
-					gate_enter(pool, w->index, tid);
+					gate_enter(pool, w->index, tid, 1);
 				clock = 0;
 			}
 			if (gated) {
@@ -435,6 +488,7 @@ pool_start(struct pr_stage_run *sr, unsigned nthreads, char **err)
 		pr_stage_run_running(sr, pool->cpus);
 	pool->tids = pr_calloc(nthreads, sizeof(*pool->tids));
 	pool->naps = pr_calloc(nthreads, sizeof(*pool->naps));
+	pool->nslots = nthreads;
 	pthread_mutex_init(&pool->gate_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -549,11 +603,112 @@ pool_drain(struct pr_stage_run *sr)
 {
 	struct pool *pool = sr->ex_data;
 
-	/* Workers finish what is queued, deliver it, and exit. */
+	/* Workers finish what is queued, deliver it, and exit; so do the
+	 * helpers, with the items they took. */
+	pthread_mutex_lock(&pool->gate_lock);
+	pool->draining = 1;
+	pthread_cond_broadcast(&pool->gate_open);
+	pthread_mutex_unlock(&pool->gate_lock);
 	pr_queue_close(&pool->queue);
 	for (unsigned i = 0; i < pool->nthreads; i++)
 		pthread_join(pool->threads[i], NULL);
 	pool->nthreads = 0;
+	pr_queue_wait_done(&pool->queue);
+}
+
+static int
+pool_help_attach(struct pr_stage_run *sr, struct pr_helper *h, struct pr_queue *wake)
+{
+	struct pool *pool = sr->ex_data;
+	char *err = NULL;
+
+	/* Only a pool with a gate knows whether its items compute. */
+	if (pool == NULL || pool->nthreads_max <= pool->cpus)
+		return -1;
+	*h = (struct pr_helper){ .sr = sr };
+	if (pool->shared) {
+		h->inst = pool->insts[0];
+	} else if ((h->inst = pr_stage_run_open(sr, &err)) == NULL) {
+		free(err);
+		return -1;
+	} else {
+		h->own_inst = 1;
+	}
+	pthread_mutex_lock(&pool->gate_lock);
+	h->slot = pool->nslots++;
+	pool->tids = pr_reallocarray(pool->tids, pool->nslots, sizeof(*pool->tids));
+	pool->naps = pr_reallocarray(pool->naps, pool->nslots, sizeof(*pool->naps));
+	pool->tids[h->slot] = 0;
+	pool->naps[h->slot] = 0;
+	pool->helpers++;
+	pr_queue_kick_on(&pool->queue, wake);
+	pthread_mutex_unlock(&pool->gate_lock);
+	return 0;
+}
+
+/*
+ * Runs the next queued item for a helper, a worker of the next stage with
+ * nothing to do, while the items compute: a thread of the pool would only
+ * take a CPU's turn for it, and hand the results over.  Not while the next
+ * stage has no room: it wakes its helpers when it has.
+ */
+static int
+pool_help(struct pr_stage_run *sr, struct pr_helper *h)
+{
+	struct pool *pool = sr->ex_data;
+	struct pr_item_list batch = { 0 };
+	struct pr_outcome o;
+	uint64_t seq;
+	double clock = 0;
+
+	if (!pr_queue_front(&pool->queue, &seq)) {
+		pthread_mutex_lock(&pool->gate_lock);
+		int done = pool->draining;
+		if (done)
+			pthread_cond_broadcast(&pool->gate_open);
+		pthread_mutex_unlock(&pool->gate_lock);
+		return done ? -1 : 0;
+	}
+	if (!computes(pool) || !pr_stage_run_may_start(sr, seq, 0) || !pr_stage_run_roomy(sr->next) ||
+	    pr_queue_trypop(&pool->queue, 1, 1, &batch) == 0)
+		return 0;
+	pthread_mutex_lock(&pool->gate_lock);
+	pool->tids[h->slot] = (pid_t)syscall(SYS_gettid);
+	pool->naps[h->slot] = 0;
+	pthread_mutex_unlock(&pool->gate_lock);
+	long before = waits();
+	uint64_t cpu0 = thread_cpu_ns();
+	pr_stage_run_exec(sr, h->inst, pr_item_list_pop(&batch), &o, &clock);
+	pthread_mutex_lock(&pool->gate_lock);
+	pool->tids[h->slot] = 0;
+	pthread_mutex_unlock(&pool->gate_lock);
+	note_waits(pool, before);
+	timed(pool, &o);
+	cpu_timed(pool, cpu0, 1);
+	if (!computes(pool)) {
+		pthread_mutex_lock(&pool->gate_lock);
+		pthread_cond_broadcast(&pool->gate_open);
+		pthread_mutex_unlock(&pool->gate_lock);
+	}
+	pr_stage_run_finish_nowait(sr, &o, 1);
+	pr_queue_done(&pool->queue);
+	return 1;
+}
+
+static void
+pool_help_detach(struct pr_stage_run *sr, struct pr_helper *h)
+{
+	struct pool *pool = sr->ex_data;
+
+	pthread_mutex_lock(&pool->gate_lock);
+	if (--pool->helpers == 0) {
+		pr_queue_kick_on(&pool->queue, NULL);
+		pthread_cond_broadcast(&pool->gate_open);
+	}
+	pthread_mutex_unlock(&pool->gate_lock);
+	if (h->own_inst)
+		pr_stage_close(h->inst);
+	*h = (struct pr_helper){ 0 };
 }
 
 const struct pr_executor pr_exec_threads = {
@@ -562,6 +717,9 @@ const struct pr_executor pr_exec_threads = {
 	.submit = pool_submit,
 	.drain = pool_drain,
 	.stop = pool_stop,
+	.help_attach = pool_help_attach,
+	.help = pool_help,
+	.help_detach = pool_help_detach,
 };
 
 const struct pr_executor pr_exec_serial = {

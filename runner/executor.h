@@ -22,6 +22,7 @@
 #include "runner/stats.h"
 
 struct pr_engine;
+struct pr_queue;
 
 /*
  * A stage while a pipeline runs.  The engine admits at most `bound` items
@@ -88,6 +89,28 @@ struct pr_stage_run {
 	int writer_stop;              /* under lock: it ends once all are out */
 	pthread_cond_t write;         /* wakes it */
 	struct pr_stage_run *next;    /* NULL for the last stage */
+	struct pr_stage_run *prev;    /* NULL for the first stage */
+	/* Workers of this stage that run items of the one before (see `help`
+	 * in struct pr_executor): the stage then always admits two items per
+	 * worker and one more, whatever their size, so that each worker has
+	 * the next at hand while it runs one; and it wakes the sleepers of
+	 * helpers_wake, where they sleep, whenever it has room again. */
+	atomic_uint helping;
+	struct pr_queue *helpers_wake;
+};
+
+/*
+ * A worker thread of one stage that also runs the items of the stage
+ * before it (see `help` below): a worker process's feeder, say, reads
+ * the next file itself when its worker is about to run dry, and sends it
+ * on at once, rather than wait for a thread of the read stage to hand it
+ * over.
+ */
+struct pr_helper {
+	struct pr_stage_run *sr;     /* the stage before, whose items it runs */
+	struct pr_stage_inst *inst;  /* the state of that stage it runs them with */
+	int own_inst;                /* opened for this helper */
+	unsigned slot;               /* the executor's */
 };
 
 struct pr_executor {
@@ -113,6 +136,20 @@ struct pr_executor {
 	/* The run is being interrupted: stop work in flight now (kill worker
 	 * processes); called from another thread; may be NULL. */
 	void (*cancel)(struct pr_stage_run *sr);
+	/* May be NULL.  The workers of the next stage run some of SR's items
+	 * themselves while SR's items compute rather than wait: attach makes
+	 * H, in the calling thread, one of them, and from then on a push to
+	 * SR's queue also wakes the sleepers of WAKE, where H sleeps; it
+	 * returns 0, or -1 when SR's items never run so.  help runs SR's next
+	 * queued item in the calling thread, when SR's items are seen to
+	 * compute and may start, and its results go on at once, with
+	 * pr_stage_run_finish_nowait(); it returns 1 when it ran one, 0 when
+	 * none may run now, -1 once none ever will.  While helpers may run
+	 * SR's items, SR's own workers leave them to them.  detach ends H's
+	 * help, from the thread that attached it. */
+	int (*help_attach)(struct pr_stage_run *sr, struct pr_helper *h, struct pr_queue *wake);
+	int (*help)(struct pr_stage_run *sr, struct pr_helper *h);
+	void (*help_detach)(struct pr_stage_run *sr, struct pr_helper *h);
 };
 
 extern const struct pr_executor pr_exec_sync;    /* inline, under --sync */
@@ -216,6 +253,17 @@ void pr_stage_run_exec(struct pr_stage_run *sr, struct pr_stage_inst *inst, stru
  * pr_stage_run_account() and pr_stage_run_deliver() for each.  Their
  * errors and inputs are freed and their results handed on. */
 void pr_stage_run_finish(struct pr_stage_run *sr, struct pr_outcome *o, size_t n);
+
+/* As pr_stage_run_finish(), for a worker of the next stage that ran the
+ * items (see `help` in struct pr_executor): it never waits, neither for
+ * the thread passing SR's results on nor for room in the next stage, its
+ * own, which the results enter past its bounds if need be: waiting for
+ * room there, it could wait for itself.  What SR holds bounds them. */
+void pr_stage_run_finish_nowait(struct pr_stage_run *sr, struct pr_outcome *o, size_t n);
+
+/* Whether SR, a stage whose workers run the items of the stage before
+ * (see `help` in struct pr_executor), has room for one more input. */
+int pr_stage_run_roomy(struct pr_stage_run *sr);
 
 /* Outcomes a worker thread holds before it delivers them with
  * pr_stage_run_finish(): a few small items' worth, so that it takes the

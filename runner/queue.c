@@ -14,6 +14,8 @@ pr_queue_init(struct pr_queue *q)
 	q->items = (struct pr_item_list){ 0 };
 	q->closed = 0;
 	q->out = 0;
+	q->kick = NULL;
+	q->kicks = 0;
 }
 
 void
@@ -25,6 +27,17 @@ pr_queue_destroy(struct pr_queue *q)
 }
 
 void
+pr_queue_kick(struct pr_queue *target)
+{
+	if (target == NULL)
+		return;
+	pthread_mutex_lock(&target->lock);
+	target->kicks++;
+	pthread_cond_broadcast(&target->ready);
+	pthread_mutex_unlock(&target->lock);
+}
+
+void
 pr_queue_push(struct pr_queue *q, struct pr_item *item)
 {
 	pthread_mutex_lock(&q->lock);
@@ -33,12 +46,15 @@ pr_queue_push(struct pr_queue *q, struct pr_item *item)
 	 * wakes the next one while items are left (see pr_queue_pop()). */
 	if (q->items.count == 1)
 		pthread_cond_signal(&q->ready);
+	struct pr_queue *k = q->kick;
 	pthread_mutex_unlock(&q->lock);
+	pr_queue_kick(k);
 }
 
+/* WAIT: 0 not at all, 1 for an item, 2 for an item or a kick past SEEN. */
 static size_t
 queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out, int wait,
-          double *waited)
+          uint64_t seen, double *waited)
 {
 	size_t n = 0;
 	double t0 = 0;
@@ -46,7 +62,7 @@ queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out
 	pthread_mutex_lock(&q->lock);
 	if (q->items.count == 0 && !q->closed && waited != NULL)
 		t0 = pr_now();
-	while (wait && q->items.count == 0 && !q->closed)
+	while (wait && q->items.count == 0 && !q->closed && (wait == 1 || q->kicks == seen))
 		pthread_cond_wait(&q->ready, &q->lock);
 	if (waited != NULL)
 		*waited = t0 > 0 ? pr_now() - t0 : 0;
@@ -77,20 +93,46 @@ pr_queue_push_list(struct pr_queue *q, struct pr_item_list *items)
 	 * left (see queue_pop()). */
 	if (was_empty)
 		pthread_cond_signal(&q->ready);
+	struct pr_queue *k = q->kick;
 	pthread_mutex_unlock(&q->lock);
+	pr_queue_kick(k);
 }
 
 size_t
 pr_queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out,
              double *waited)
 {
-	return queue_pop(q, max, share, out, 1, waited);
+	return queue_pop(q, max, share, out, 1, 0, waited);
+}
+
+size_t
+pr_queue_pop_or_kick(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out,
+                     uint64_t seen, double *waited)
+{
+	return queue_pop(q, max, share, out, 2, seen, waited);
+}
+
+uint64_t
+pr_queue_kicks(struct pr_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	uint64_t n = q->kicks;
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
+void
+pr_queue_kick_on(struct pr_queue *q, struct pr_queue *target)
+{
+	pthread_mutex_lock(&q->lock);
+	q->kick = target;
+	pthread_mutex_unlock(&q->lock);
 }
 
 size_t
 pr_queue_trypop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out)
 {
-	return queue_pop(q, max, share, out, 0, NULL);
+	return queue_pop(q, max, share, out, 0, 0, NULL);
 }
 
 int
@@ -127,7 +169,27 @@ void
 pr_queue_done(struct pr_queue *q)
 {
 	pthread_mutex_lock(&q->lock);
-	q->out--;
+	/* The last one of a closed queue may be waited for. */
+	if (--q->out == 0 && q->closed)
+		pthread_cond_broadcast(&q->ready);
+	pthread_mutex_unlock(&q->lock);
+}
+
+int
+pr_queue_closed(struct pr_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	int closed = q->closed && q->items.count == 0;
+	pthread_mutex_unlock(&q->lock);
+	return closed;
+}
+
+void
+pr_queue_wait_done(struct pr_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	while (!q->closed || q->out > 0)
+		pthread_cond_wait(&q->ready, &q->lock);
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -148,5 +210,7 @@ pr_queue_close(struct pr_queue *q)
 	pthread_mutex_lock(&q->lock);
 	q->closed = 1;
 	pthread_cond_broadcast(&q->ready);
+	struct pr_queue *k = q->kick;
 	pthread_mutex_unlock(&q->lock);
+	pr_queue_kick(k);
 }

@@ -19,6 +19,10 @@ struct pr_queue {
 	struct pr_item_list items;
 	int closed;
 	unsigned out; /* batches popped and not marked done (see pr_queue_done()) */
+	/* Another queue whose sleepers a push here wakes (see
+	 * pr_queue_kick_on()), and the wake-ups this one has had so. */
+	struct pr_queue *kick;
+	uint64_t kicks;
 };
 
 void pr_queue_init(struct pr_queue *q);
@@ -59,5 +63,29 @@ int pr_queue_idle(struct pr_queue *q);
 
 /* No more items will be pushed: poppers drain what is left, then get 0. */
 void pr_queue_close(struct pr_queue *q);
+
+/* 1 once the queue is closed and empty. */
+int pr_queue_closed(struct pr_queue *q);
+
+/* Waits until the queue is closed and every batch popped is done. */
+void pr_queue_wait_done(struct pr_queue *q);
+
+/* From now on, each push to Q and its closing wake the sleepers of
+ * TARGET (NULL: none), which count the wake-ups: the workers of the next
+ * stage that also run this queue's items sleep on their own queue, and
+ * wake so to take one.  TARGET must outlive Q's pushes. */
+void pr_queue_kick_on(struct pr_queue *q, struct pr_queue *target);
+
+/* Wakes the sleepers of TARGET (NULL: none), as a push to a queue that
+ * kicks on it does. */
+void pr_queue_kick(struct pr_queue *target);
+
+/* The wake-ups Q has had from another queue so far. */
+uint64_t pr_queue_kicks(struct pr_queue *q);
+
+/* As pr_queue_pop(), but returns 0 as well once Q has had a wake-up from
+ * another queue since pr_queue_kicks() said SEEN. */
+size_t pr_queue_pop_or_kick(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out,
+                            uint64_t seen, double *waited);
 
 #endif

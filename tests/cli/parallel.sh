@@ -485,4 +485,52 @@ YML
 	is 1200000000 "$(cat "$tmp/inflated")" "and every result comes out whole"
 fi
 
+# An io stage whose items compute, before a cpu stage: the threads that
+# feed the worker processes run the io items themselves when their worker
+# is about to run dry, and the io stage's own threads leave those items to
+# them.  The probe's thread log names the thread of each attempt: the
+# feeders bear the cpu stage's name.
+seq 1 80 > "$tmp/80"
+cat > "$tmp/help.yml" <<YML
+input: {lines: "-"}
+stages:
+  - {name: src, kind: io, workers: $((cpus + 2)), plugin: $PROBE,
+     with: {spin: 2ms, thread_log: "$tmp/help.log"}}
+  - {name: crunch, kind: cpu, workers: 2, plugin: $PROBE, with: {spin: 4ms}}
+YML
+: > "$tmp/help.log"
+"$PIPERUN" "$tmp/help.yml" < "$tmp/80" > "$tmp/out"
+is 0 $? "io items that compute before a cpu stage: exit 0"
+is 80 "$(wc -l < "$tmp/out" | tr -d ' ')" "every item comes out"
+field 1 | sed 's/^stdin#//; s/#0$//' > "$tmp/names"
+seq 1 80 | cmp -s - "$tmp/names"
+ok $? "in input order"
+helped=$(awk '$2 == "crunch"' "$tmp/help.log" | wc -l | tr -d ' ')
+[ "$helped" -gt 0 ]
+ok $? "the cpu stage's feeders ran some of the io items ($helped of 80)"
+is 80 "$(wc -l < "$tmp/help.log" | tr -d ' ')" "each io item ran once"
+
+# A failure among them stops the run where --sync stops it.
+sed 's/thread_log:/fail_on: "stdin#40", thread_log:/' "$tmp/help.yml" > "$tmp/help-fail.yml"
+"$PIPERUN" -q --stats "$tmp/help.json" "$tmp/help-fail.yml" < "$tmp/80" > "$tmp/out"
+is 1 $? "a failed io item there: exit 1"
+awk '{ print $1 }' "$tmp/out" > "$tmp/got"
+"$PIPERUN" -q --sync "$tmp/help-fail.yml" < "$tmp/80" | awk '{ print $1 }' > "$tmp/want"
+cmp -s "$tmp/want" "$tmp/got"
+ok $? "the output ends where --sync's does ($(wc -l < "$tmp/got" | tr -d ' ') items)"
+python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+sys.exit(any(st["in"] != st["ok"] + st["failed"] + st["interrupted"] for st in s["stages"]))
+' "$tmp/help.json"
+ok $? "every stage accounts for each item it took in"
+
+# io items that wait are never run there: a feeder waiting on one would
+# leave its worker without work.
+sed 's/spin: 2ms/sleep: 5ms/' "$tmp/help.yml" > "$tmp/help-wait.yml"
+: > "$tmp/help.log"
+"$PIPERUN" "$tmp/help-wait.yml" < "$tmp/80" > "$tmp/out"
+is 0 $? "io items that wait before a cpu stage: exit 0"
+is 0 "$(awk '$2 == "crunch"' "$tmp/help.log" | wc -l | tr -d ' ')" "none ran in the cpu stage's feeders"
+
 test_done
