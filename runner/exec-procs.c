@@ -717,8 +717,10 @@ take_batch(struct proc *w, struct flight *f, struct pr_item_list *batch, int wai
 		}
 		if (!wait)
 			return 0;
-		if (pr_queue_pop_or_kick(&ps->queue, batch_items(ps), ps->n, &f->pending, seen, &t) == 0 &&
-		    pr_queue_closed(&ps->queue))
+		w->help.sr->ex->help_sleep(w->help.sr, &w->help, 1);
+		size_t got = pr_queue_pop_or_kick(&ps->queue, batch_items(ps), ps->n, &f->pending, seen, &t);
+		w->help.sr->ex->help_sleep(w->help.sr, &w->help, 0);
+		if (got == 0 && pr_queue_closed(&ps->queue))
 			return 0;
 		*waited += t;
 	}

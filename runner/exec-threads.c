@@ -63,8 +63,10 @@ struct pool {
 	pid_t *tids;
 	unsigned char *naps;
 	unsigned nslots;
-	/* Helpers attached; no more items come.  Under gate_lock. */
+	/* Helpers attached, and those of them asleep (when all are, the own
+	 * workers run the items); no more items come.  Under gate_lock. */
 	unsigned helpers;
+	unsigned asleep;
 	int draining;
 };
 
@@ -235,7 +237,7 @@ turns(struct pool *pool)
 {
 	uint64_t seq;
 
-	if (pool->helpers == 0 || !computes(pool))
+	if (pool->helpers == 0 || pool->asleep == pool->helpers || !computes(pool))
 		return pool->cpus;
 	/* The last items gone, they go on to see the end. */
 	return pool->draining && !pr_queue_front(&pool->queue, &seq) ? pool->cpus : 0;
@@ -646,6 +648,22 @@ pool_help_attach(struct pr_stage_run *sr, struct pr_helper *h, struct pr_queue *
 	return 0;
 }
 
+/* Helper H goes to sleep (ASLEEP 1), waiting for its own stage's items,
+ * or wakes: while all of them sleep, the own workers run the items, as
+ * the helpers may wait for one of them. */
+static void
+pool_help_sleep(struct pr_stage_run *sr, struct pr_helper *h, int asleep)
+{
+	struct pool *pool = sr->ex_data;
+
+	pthread_mutex_lock(&pool->gate_lock);
+	h->asleep = asleep;
+	pool->asleep += asleep ? 1 : -1;
+	if (pool->asleep == pool->helpers)
+		pthread_cond_broadcast(&pool->gate_open);
+	pthread_mutex_unlock(&pool->gate_lock);
+}
+
 /*
  * Runs the next queued item for a helper, a worker of the next stage with
  * nothing to do, while the items compute: a thread of the pool would only
@@ -701,10 +719,11 @@ pool_help_detach(struct pr_stage_run *sr, struct pr_helper *h)
 	struct pool *pool = sr->ex_data;
 
 	pthread_mutex_lock(&pool->gate_lock);
-	if (--pool->helpers == 0) {
+	if (h->asleep)
+		pool->asleep--;
+	if (--pool->helpers == 0)
 		pr_queue_kick_on(&pool->queue, NULL);
-		pthread_cond_broadcast(&pool->gate_open);
-	}
+	pthread_cond_broadcast(&pool->gate_open);
 	pthread_mutex_unlock(&pool->gate_lock);
 	if (h->own_inst)
 		pr_stage_close(h->inst);
@@ -720,6 +739,7 @@ const struct pr_executor pr_exec_threads = {
 	.help_attach = pool_help_attach,
 	.help = pool_help,
 	.help_detach = pool_help_detach,
+	.help_sleep = pool_help_sleep,
 };
 
 const struct pr_executor pr_exec_serial = {

@@ -111,6 +111,7 @@ struct pr_helper {
 	struct pr_stage_inst *inst;  /* the state of that stage it runs them with */
 	int own_inst;                /* opened for this helper */
 	unsigned slot;               /* the executor's */
+	int asleep;                  /* the executor's */
 };
 
 struct pr_executor {
@@ -150,6 +151,10 @@ struct pr_executor {
 	int (*help_attach)(struct pr_stage_run *sr, struct pr_helper *h, struct pr_queue *wake);
 	int (*help)(struct pr_stage_run *sr, struct pr_helper *h);
 	void (*help_detach)(struct pr_stage_run *sr, struct pr_helper *h);
+	/* H goes to sleep (ASLEEP 1) until its own stage has items or room,
+	 * or a push to SR's queue wakes it; or it woke.  While every helper
+	 * sleeps, SR's own workers run its items again. */
+	void (*help_sleep)(struct pr_stage_run *sr, struct pr_helper *h, int asleep);
 };
 
 extern const struct pr_executor pr_exec_sync;    /* inline, under --sync */
