@@ -220,13 +220,16 @@ one_asleep(struct pool *pool)
 }
 
 /* Whether the stage's items are seen to compute rather than wait: the
- * gate is shut, a few have been timed, and hardly any of those lately
- * slept (a thread that computes may still lose its CPU for a while). */
+ * gate is shut, a few have been timed, they are slow enough to be gated,
+ * and hardly any of those lately slept (a thread that computes may still
+ * lose its CPU for a while).  Faster items go to the pool's threads in
+ * batches, which a helper taking one at a time would only break up. */
 static int
 computes(struct pool *pool)
 {
 	return !atomic_load(&pool->open) &&
 	       atomic_load_explicit(&pool->timed_items, memory_order_relaxed) >= 8 &&
+	       atomic_load_explicit(&pool->item_ns, memory_order_relaxed) >= SLOW_NS &&
 	       atomic_load(&pool->blocked) < 350;
 }
 
