@@ -119,15 +119,66 @@ average(atomic_uint_fast64_t *avg, uint64_t ns)
 	atomic_store_explicit(avg, old == 0 ? ns : (old * 7 + ns) / 8, memory_order_relaxed);
 }
 
-/* Folds the CPU time of N items, run since the thread's clock read
- * SINCE, into the pool's estimate: CPU time, unlike the time between an
- * item's start and end, leaves out the moments the thread was not
- * running. */
+/* What reading the thread's CPU clock costs, in nanoseconds: a system
+ * call on some machines, of a microsecond or two, more than a quick item
+ * takes; or 0 until measured. */
+static atomic_uint_fast64_t clock_cost;
+
+/* Measures clock_cost once: the least of a few back-to-back reads. */
 static void
-cpu_timed(struct pool *pool, uint64_t since, size_t n)
+measure_clock_cost(void)
 {
-	if (n > 0)
-		average(&pool->cpu_ns, (thread_cpu_ns() - since) / n + 1);
+	uint64_t least = UINT64_MAX;
+
+	if (atomic_load_explicit(&clock_cost, memory_order_relaxed) != 0)
+		return;
+	for (int i = 0; i < 8; i++) {
+		uint64_t a = thread_cpu_ns(), b = thread_cpu_ns();
+		if (b - a < least)
+			least = b - a;
+	}
+	atomic_store_explicit(&clock_cost, least + 1, memory_order_relaxed);
+}
+
+/* The CPU time a batch of items takes, less their delivery's, and less
+ * the clock's own: each read of it counts about half its cost. */
+struct meter {
+	uint64_t start, paused, at;
+	unsigned reads;
+};
+
+static void
+meter_start(struct meter *m)
+{
+	*m = (struct meter){ .start = thread_cpu_ns(), .reads = 1 };
+}
+
+/* Stops counting (for a delivery) until meter_resume(). */
+static void
+meter_pause(struct meter *m)
+{
+	m->at = thread_cpu_ns();
+	m->reads++;
+}
+
+static void
+meter_resume(struct meter *m)
+{
+	m->paused += thread_cpu_ns() - m->at;
+	m->reads++;
+}
+
+/* Folds the CPU time of the N items measured by M into the pool's
+ * estimate: CPU time, unlike the time between an item's start and end,
+ * leaves out the moments the thread was not running. */
+static void
+cpu_timed(struct pool *pool, const struct meter *m, size_t n)
+{
+	if (n == 0)
+		return;
+	uint64_t spent = thread_cpu_ns() - m->start - m->paused;
+	uint64_t clock = atomic_load_explicit(&clock_cost, memory_order_relaxed) * (m->reads + 1) / 2;
+	average(&pool->cpu_ns, (spent > clock ? spent - clock : 0) / n + 1);
 }
 
 /* Among how many workers what is queued is shared: all of them when
@@ -232,7 +283,6 @@ computes(struct pool *pool)
 	       atomic_load_explicit(&pool->item_ns, memory_order_relaxed) >= SLOW_NS &&
 	       atomic_load(&pool->blocked) < 350;
 }
-
 /* How many of the own workers may run slow items at once: none while
  * helpers run them, else one per CPU.  Called with gate_lock held. */
 static unsigned
@@ -401,7 +451,8 @@ pool_worker(void *arg)
 		clock = 0;
 		/* The CPU time the items take, less their delivery's. */
 		size_t n = batch.count;
-		uint64_t cpu0 = thread_cpu_ns(), t;
+		struct meter m;
+		meter_start(&m);
 		while ((item = pr_item_list_pop(&batch)) != NULL) {
 			struct pr_outcome *o = &held[nheld];
 			int gated = in_gate || slow(pool), checked = in_gate;
@@ -418,9 +469,9 @@ pool_worker(void *arg)
 				 * for; another item may go through the gate meanwhile. */
 				if (gated)
 					gate_quit(pool, w->index);
-				t = thread_cpu_ns();
+				meter_pause(&m);
 				deliver_held(sr, held, &nheld, &bytes);
-				cpu0 += thread_cpu_ns() - t;
+				meter_resume(&m);
 				o = &held[0];
 				pr_stage_run_may_start(sr, item->seq, 1);
 				if (gated)
@@ -440,13 +491,13 @@ pool_worker(void *arg)
 				bytes += r->len;
 			/* Delivered at the end of the batch, or sooner. */
 			if (batch.count == 0 || pr_held_due(held, nheld, bytes)) {
-				t = thread_cpu_ns();
+				meter_pause(&m);
 				deliver_held(sr, held, &nheld, &bytes);
-				cpu0 += thread_cpu_ns() - t;
+				meter_resume(&m);
 				clock = 0;
 			}
 		}
-		cpu_timed(pool, cpu0, n);
+		cpu_timed(pool, &m, n);
 		pr_queue_done(&pool->queue);
 	}
 	free(w);
@@ -482,6 +533,7 @@ pool_start(struct pr_stage_run *sr, unsigned nthreads, char **err)
 	struct pool *pool = pr_calloc(1, sizeof(*pool));
 	int shared = (sr->conf->desc->flags & PIPERUN_STAGE_THREAD_SAFE) != 0;
 
+	measure_clock_cost();
 	pool->sr = sr;
 	pool->nthreads_max = nthreads;
 	pool->shared = shared;
@@ -578,9 +630,10 @@ pool_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 	 * that turn slow go to the workers again. */
 	int may = 1;
 	while (may && items->head != NULL && quick(pool) && pr_queue_idle(&pool->queue)) {
-		uint64_t cpu0 = thread_cpu_ns();
+		struct meter m;
 		size_t ran = 0;
 		double since = 0;
+		meter_start(&m);
 		while (items->head != NULL && ran < PR_HOLD_ITEMS && (ran == 0 || clock - since < PR_HOLD_TIME) &&
 		       (may = pr_stage_run_may_start(sr, items->head->seq, 0))) {
 			struct pr_outcome *o = &held[nheld++];
@@ -591,12 +644,12 @@ pool_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 			for (struct pr_item *r = o->results.head; r != NULL; r = r->next)
 				bytes += r->len;
 			if (nheld == PR_HOLD_ITEMS || bytes >= PR_HOLD_BYTES) {
-				uint64_t t = thread_cpu_ns();
+				meter_pause(&m);
 				deliver_held(sr, held, &nheld, &bytes);
-				cpu0 += thread_cpu_ns() - t;
+				meter_resume(&m);
 			}
 		}
-		cpu_timed(pool, cpu0, ran);
+		cpu_timed(pool, &m, ran);
 	}
 	if (nheld > 0)
 		deliver_held(sr, held, &nheld, &bytes);
@@ -698,14 +751,15 @@ pool_help(struct pr_stage_run *sr, struct pr_helper *h)
 	pool->naps[h->slot] = 0;
 	pthread_mutex_unlock(&pool->gate_lock);
 	long before = waits();
-	uint64_t cpu0 = thread_cpu_ns();
+	struct meter m;
+	meter_start(&m);
 	pr_stage_run_exec(sr, h->inst, pr_item_list_pop(&batch), &o, &clock);
+	cpu_timed(pool, &m, 1);
 	pthread_mutex_lock(&pool->gate_lock);
 	pool->tids[h->slot] = 0;
 	pthread_mutex_unlock(&pool->gate_lock);
 	note_waits(pool, before);
 	timed(pool, &o);
-	cpu_timed(pool, cpu0, 1);
 	if (!computes(pool)) {
 		pthread_mutex_lock(&pool->gate_lock);
 		pthread_cond_broadcast(&pool->gate_open);
