@@ -275,6 +275,20 @@ thread_ids(long *pid, long *tid)
 	*tid = my_tid;
 }
 
+static _Thread_local int spare_thread;
+
+void
+pr_thread_spare(int spare)
+{
+	spare_thread = spare;
+}
+
+int
+pr_thread_is_spare(void)
+{
+	return spare_thread;
+}
+
 int
 pr_stage_run_past_cut(const struct pr_stage_run *sr, uint64_t seq)
 {

@@ -777,6 +777,8 @@ proc_feeder(void *arg)
 	struct flight f = { 0 };
 	struct held held = { .n = 0 };
 
+	/* Results go on while the worker runs its next batch. */
+	pr_thread_spare(1);
 	if (sr->prev != NULL && sr->prev->ex->help_attach != NULL &&
 	    sr->prev->ex->help_attach(sr->prev, &w->help, &ps->queue) == 0) {
 		w->helping = 1;

@@ -653,6 +653,23 @@ pool_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 	}
 	if (nheld > 0)
 		deliver_held(sr, held, &nheld, &bytes);
+	/* Items that compute run here too when the thread that hands them
+	 * over has time to spare (a worker process's feeder, whose worker
+	 * runs its next batch): written out, say, as soon as they come, with
+	 * no wake-up, and their memory free for the next.  Only with the one
+	 * state the workers share: the thread has no state of its own. */
+	while (items->head != NULL && pool->shared && pr_thread_is_spare() && computes(pool) &&
+	       pr_stage_run_may_start(sr, items->head->seq, 0)) {
+		long before = waits();
+		struct meter m;
+		meter_start(&m);
+		clock = 0;
+		pr_stage_run_exec(sr, pool->insts[0], pr_item_list_pop(items), &held[0], &clock);
+		cpu_timed(pool, &m, 1);
+		note_waits(pool, before);
+		timed(pool, &held[0]);
+		pr_stage_run_finish(sr, held, 1);
+	}
 	pr_queue_push_list(&pool->queue, items);
 }
 

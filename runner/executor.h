@@ -292,6 +292,13 @@ int pr_held_due(const struct pr_outcome *held, size_t n, size_t bytes);
 void pr_stage_run_deliver(struct pr_stage_run *sr, uint64_t seq, size_t in_len,
                           struct pr_item_list *results, int failed);
 
+/* The calling thread has time to spare while it hands results on
+ * (SPARE 1), or no longer (0): a worker process's feeder, say, whose
+ * worker runs its next batch meanwhile.  An executor may then run items
+ * handed to it in that thread, rather than wake one of its own. */
+void pr_thread_spare(int spare);
+int pr_thread_is_spare(void);
+
 /* Opens one state of SR's stage; reports to the engine on failure. */
 struct pr_stage_inst *pr_stage_run_open(struct pr_stage_run *sr, char **err);
 

@@ -533,4 +533,45 @@ sed 's/spin: 2ms/sleep: 5ms/' "$tmp/help.yml" > "$tmp/help-wait.yml"
 is 0 $? "io items that wait before a cpu stage: exit 0"
 is 0 "$(awk '$2 == "crunch"' "$tmp/help.log" | wc -l | tr -d ' ')" "none ran in the cpu stage's feeders"
 
+# And after a cpu stage: an io stage whose items compute (files written
+# to tmpfs, say) has some of them run by the feeders, as each passes its
+# worker's results on, rather than by a thread woken for each.
+cat > "$tmp/after.yml" <<YML
+input: {lines: "-"}
+stages:
+  - {name: crunch, kind: cpu, workers: 2, plugin: $PROBE, with: {spin: 4ms}}
+  - {name: sink, kind: io, workers: $((cpus + 2)), plugin: $PROBE,
+     with: {spin: 2ms, thread_log: "$tmp/after.log"}}
+YML
+: > "$tmp/after.log"
+"$PIPERUN" "$tmp/after.yml" < "$tmp/80" > "$tmp/out"
+is 0 $? "io items that compute after a cpu stage: exit 0"
+field 1 | sed 's/^stdin#//; s/#0$//' > "$tmp/names"
+seq 1 80 | cmp -s - "$tmp/names"
+ok $? "every item comes out, in input order"
+helped=$(awk '$2 == "crunch"' "$tmp/after.log" | wc -l | tr -d ' ')
+[ "$helped" -gt 0 ]
+ok $? "the cpu stage's feeders ran some of them ($helped of 80)"
+is 80 "$(wc -l < "$tmp/after.log" | tr -d ' ')" "each ran once"
+
+sed 's/thread_log:/fail_on: "stdin#40", thread_log:/' "$tmp/after.yml" > "$tmp/after-fail.yml"
+"$PIPERUN" -q --stats "$tmp/after.json" "$tmp/after-fail.yml" < "$tmp/80" > "$tmp/out"
+is 1 $? "a failed io item there: exit 1"
+awk '{ print $1 }' "$tmp/out" > "$tmp/got"
+"$PIPERUN" -q --sync "$tmp/after-fail.yml" < "$tmp/80" | awk '{ print $1 }' > "$tmp/want"
+cmp -s "$tmp/want" "$tmp/got"
+ok $? "the output ends where --sync's does ($(wc -l < "$tmp/got" | tr -d ' ') items)"
+python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+sys.exit(any(st["in"] != st["ok"] + st["failed"] + st["interrupted"] for st in s["stages"]))
+' "$tmp/after.json"
+ok $? "every stage accounts for each item it took in"
+
+sed 's/spin: 2ms/sleep: 5ms/' "$tmp/after.yml" > "$tmp/after-wait.yml"
+: > "$tmp/after.log"
+"$PIPERUN" "$tmp/after-wait.yml" < "$tmp/80" > "$tmp/out"
+is 0 $? "io items that wait after a cpu stage: exit 0"
+is 0 "$(awk '$2 == "crunch"' "$tmp/after.log" | wc -l | tr -d ' ')" "none ran in the cpu stage's feeders"
+
 test_done
