@@ -273,16 +273,23 @@ one_asleep(struct pool *pool)
 /* Whether the stage's items are seen to compute rather than wait: the
  * gate is shut, a few have been timed, they are slow enough to be gated,
  * and hardly any of those lately slept (a thread that computes may still
- * lose its CPU for a while).  Faster items go to the pool's threads in
- * batches, which a helper taking one at a time would only break up. */
+ * lose its CPU for a while).  Two timed items will do when they spent at
+ * least a quarter of their time on a CPU, which items that wait do not:
+ * the sooner helpers run them, the fewer the stage's own threads take
+ * ahead (each a file's worth of memory, say).  Faster items go to the
+ * pool's threads in batches, which a helper taking one at a time would
+ * only break up. */
 static int
 computes(struct pool *pool)
 {
-	return !atomic_load(&pool->open) &&
-	       atomic_load_explicit(&pool->timed_items, memory_order_relaxed) >= 8 &&
-	       atomic_load_explicit(&pool->item_ns, memory_order_relaxed) >= SLOW_NS &&
-	       atomic_load(&pool->blocked) < 350;
+	unsigned timed = atomic_load_explicit(&pool->timed_items, memory_order_relaxed);
+	uint64_t ns = atomic_load_explicit(&pool->item_ns, memory_order_relaxed);
+
+	return !atomic_load(&pool->open) && ns >= SLOW_NS && atomic_load(&pool->blocked) < 350 &&
+	       (timed >= 8 ||
+	        (timed >= 2 && atomic_load_explicit(&pool->cpu_ns, memory_order_relaxed) >= ns / 4));
 }
+
 /* How many of the own workers may run slow items at once: none while
  * helpers run them, else one per CPU.  Called with gate_lock held. */
 static unsigned
@@ -741,7 +748,10 @@ pool_help_sleep(struct pr_stage_run *sr, struct pr_helper *h, int asleep)
  * Runs the next queued item for a helper, a worker of the next stage with
  * nothing to do, while the items compute: a thread of the pool would only
  * take a CPU's turn for it, and hand the results over.  Not while the next
- * stage has no room: it wakes its helpers when it has.
+ * stage has no room: it wakes its helpers when it has.  Nor while one of
+ * the pool's own threads runs an item (at the start, before the items have
+ * shown that they compute): its results are on their way, and a helper
+ * that ran one more would only hold one more item's memory.
  */
 static int
 pool_help(struct pr_stage_run *sr, struct pr_helper *h)
@@ -760,8 +770,11 @@ pool_help(struct pr_stage_run *sr, struct pr_helper *h)
 		pthread_mutex_unlock(&pool->gate_lock);
 		return done ? -1 : 0;
 	}
-	if (!computes(pool) || !pr_stage_run_may_start(sr, seq, 0) || !pr_stage_run_roomy(sr->next) ||
-	    pr_queue_trypop(&pool->queue, 1, 1, &batch) == 0)
+	pthread_mutex_lock(&pool->gate_lock);
+	unsigned running = pool->running;
+	pthread_mutex_unlock(&pool->gate_lock);
+	if (running > 0 || !computes(pool) || !pr_stage_run_may_start(sr, seq, 0) ||
+	    !pr_stage_run_roomy(sr->next) || pr_queue_trypop(&pool->queue, 1, 1, &batch) == 0)
 		return 0;
 	pthread_mutex_lock(&pool->gate_lock);
 	pool->tids[h->slot] = (pid_t)syscall(SYS_gettid);

@@ -143,7 +143,8 @@ struct pr_executor {
 	 * SR's queue also wakes the sleepers of WAKE, where H sleeps; it
 	 * returns 0, or -1 when SR's items never run so.  help runs SR's next
 	 * queued item in the calling thread, when SR's items are seen to
-	 * compute and may start, and its results go on at once, with
+	 * compute and may start and SR's own workers run none, and its
+	 * results go on at once, with
 	 * pr_stage_run_finish_nowait(); it returns 1 when it ran one, 0 when
 	 * none may run now, -1 once none ever will.  While helpers may run
 	 * SR's items, SR's own workers leave them to them.  detach ends H's
