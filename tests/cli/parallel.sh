@@ -485,11 +485,55 @@ YML
 	is 1200000000 "$(cat "$tmp/inflated")" "and every result comes out whole"
 fi
 
-# An io stage whose items compute, before a cpu stage: the threads that
-# feed the worker processes run the io items themselves when their worker
-# is about to run dry, and the io stage's own threads leave those items to
-# them.  The probe's thread log names the thread of each attempt: the
-# feeders bear the cpu stage's name.
+# An io stage whose items compute, before or after a cpu stage: the
+# threads that feed the worker processes run some of the io items
+# themselves, before it when their worker is about to run dry, after it
+# as they pass their worker's results on, and the io stage's own threads
+# leave those items to them.  The probe's thread log names the thread of
+# each attempt: the feeders bear the cpu stage's name, crunch.
+#
+# feeders_run WHERE NAME: runs $tmp/NAME.yml on 80 lines, whose io probe
+# (spin: 2ms, thread_log: $tmp/NAME.log) comes WHERE the cpu probe: the
+# items come out in input order, some ran in the feeders, each once; a
+# failure among them stops the output where --sync stops it, with every
+# stage's counts adding up; and io items that wait (sleep: 5ms) never run
+# in the feeders, which would leave their workers without work.
+feeders_run() {
+	where=$1
+	name=$2
+	: > "$tmp/$name.log"
+	"$PIPERUN" "$tmp/$name.yml" < "$tmp/80" > "$tmp/out"
+	is 0 $? "io items that compute $where a cpu stage: exit 0"
+	field 1 | sed 's/^stdin#//; s/#0$//' > "$tmp/names"
+	seq 1 80 | cmp -s - "$tmp/names"
+	ok $? "$where: every item comes out, in input order"
+	helped=$(awk '$2 == "crunch"' "$tmp/$name.log" | wc -l | tr -d ' ')
+	[ "$helped" -gt 0 ]
+	ok $? "$where: the cpu stage's feeders ran some of the io items ($helped of 80)"
+	is 80 "$(wc -l < "$tmp/$name.log" | tr -d ' ')" "$where: each io item ran once"
+
+	sed 's/thread_log:/fail_on: "stdin#40", thread_log:/' "$tmp/$name.yml" > "$tmp/$name-fail.yml"
+	"$PIPERUN" -q --stats "$tmp/$name.json" "$tmp/$name-fail.yml" < "$tmp/80" > "$tmp/out"
+	is 1 $? "$where: a failed io item there: exit 1"
+	awk '{ print $1 }' "$tmp/out" > "$tmp/got"
+	"$PIPERUN" -q --sync "$tmp/$name-fail.yml" < "$tmp/80" | awk '{ print $1 }' > "$tmp/want"
+	cmp -s "$tmp/want" "$tmp/got"
+	ok $? "$where: the output ends where --sync's does ($(wc -l < "$tmp/got" | tr -d ' ') items)"
+	python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+sys.exit(any(st["in"] != st["ok"] + st["failed"] + st["interrupted"] for st in s["stages"]))
+' "$tmp/$name.json"
+	ok $? "$where: every stage accounts for each item it took in"
+
+	sed 's/spin: 2ms/sleep: 5ms/' "$tmp/$name.yml" > "$tmp/$name-wait.yml"
+	: > "$tmp/$name.log"
+	"$PIPERUN" "$tmp/$name-wait.yml" < "$tmp/80" > "$tmp/out"
+	is 0 $? "io items that wait $where a cpu stage: exit 0"
+	is 0 "$(awk '$2 == "crunch"' "$tmp/$name.log" | wc -l | tr -d ' ')" \
+		"$where: none of them ran in the cpu stage's feeders"
+}
+
 seq 1 80 > "$tmp/80"
 cat > "$tmp/help.yml" <<YML
 input: {lines: "-"}
@@ -498,44 +542,8 @@ stages:
      with: {spin: 2ms, thread_log: "$tmp/help.log"}}
   - {name: crunch, kind: cpu, workers: 2, plugin: $PROBE, with: {spin: 4ms}}
 YML
-: > "$tmp/help.log"
-"$PIPERUN" "$tmp/help.yml" < "$tmp/80" > "$tmp/out"
-is 0 $? "io items that compute before a cpu stage: exit 0"
-is 80 "$(wc -l < "$tmp/out" | tr -d ' ')" "every item comes out"
-field 1 | sed 's/^stdin#//; s/#0$//' > "$tmp/names"
-seq 1 80 | cmp -s - "$tmp/names"
-ok $? "in input order"
-helped=$(awk '$2 == "crunch"' "$tmp/help.log" | wc -l | tr -d ' ')
-[ "$helped" -gt 0 ]
-ok $? "the cpu stage's feeders ran some of the io items ($helped of 80)"
-is 80 "$(wc -l < "$tmp/help.log" | tr -d ' ')" "each io item ran once"
+feeders_run before help
 
-# A failure among them stops the run where --sync stops it.
-sed 's/thread_log:/fail_on: "stdin#40", thread_log:/' "$tmp/help.yml" > "$tmp/help-fail.yml"
-"$PIPERUN" -q --stats "$tmp/help.json" "$tmp/help-fail.yml" < "$tmp/80" > "$tmp/out"
-is 1 $? "a failed io item there: exit 1"
-awk '{ print $1 }' "$tmp/out" > "$tmp/got"
-"$PIPERUN" -q --sync "$tmp/help-fail.yml" < "$tmp/80" | awk '{ print $1 }' > "$tmp/want"
-cmp -s "$tmp/want" "$tmp/got"
-ok $? "the output ends where --sync's does ($(wc -l < "$tmp/got" | tr -d ' ') items)"
-python3 -c '
-import json, sys
-s = json.load(open(sys.argv[1]))
-sys.exit(any(st["in"] != st["ok"] + st["failed"] + st["interrupted"] for st in s["stages"]))
-' "$tmp/help.json"
-ok $? "every stage accounts for each item it took in"
-
-# io items that wait are never run there: a feeder waiting on one would
-# leave its worker without work.
-sed 's/spin: 2ms/sleep: 5ms/' "$tmp/help.yml" > "$tmp/help-wait.yml"
-: > "$tmp/help.log"
-"$PIPERUN" "$tmp/help-wait.yml" < "$tmp/80" > "$tmp/out"
-is 0 $? "io items that wait before a cpu stage: exit 0"
-is 0 "$(awk '$2 == "crunch"' "$tmp/help.log" | wc -l | tr -d ' ')" "none ran in the cpu stage's feeders"
-
-# And after a cpu stage: an io stage whose items compute (files written
-# to tmpfs, say) has some of them run by the feeders, as each passes its
-# worker's results on, rather than by a thread woken for each.
 cat > "$tmp/after.yml" <<YML
 input: {lines: "-"}
 stages:
@@ -543,35 +551,6 @@ stages:
   - {name: sink, kind: io, workers: $((cpus + 2)), plugin: $PROBE,
      with: {spin: 2ms, thread_log: "$tmp/after.log"}}
 YML
-: > "$tmp/after.log"
-"$PIPERUN" "$tmp/after.yml" < "$tmp/80" > "$tmp/out"
-is 0 $? "io items that compute after a cpu stage: exit 0"
-field 1 | sed 's/^stdin#//; s/#0$//' > "$tmp/names"
-seq 1 80 | cmp -s - "$tmp/names"
-ok $? "every item comes out, in input order"
-helped=$(awk '$2 == "crunch"' "$tmp/after.log" | wc -l | tr -d ' ')
-[ "$helped" -gt 0 ]
-ok $? "the cpu stage's feeders ran some of them ($helped of 80)"
-is 80 "$(wc -l < "$tmp/after.log" | tr -d ' ')" "each ran once"
-
-sed 's/thread_log:/fail_on: "stdin#40", thread_log:/' "$tmp/after.yml" > "$tmp/after-fail.yml"
-"$PIPERUN" -q --stats "$tmp/after.json" "$tmp/after-fail.yml" < "$tmp/80" > "$tmp/out"
-is 1 $? "a failed io item there: exit 1"
-awk '{ print $1 }' "$tmp/out" > "$tmp/got"
-"$PIPERUN" -q --sync "$tmp/after-fail.yml" < "$tmp/80" | awk '{ print $1 }' > "$tmp/want"
-cmp -s "$tmp/want" "$tmp/got"
-ok $? "the output ends where --sync's does ($(wc -l < "$tmp/got" | tr -d ' ') items)"
-python3 -c '
-import json, sys
-s = json.load(open(sys.argv[1]))
-sys.exit(any(st["in"] != st["ok"] + st["failed"] + st["interrupted"] for st in s["stages"]))
-' "$tmp/after.json"
-ok $? "every stage accounts for each item it took in"
-
-sed 's/spin: 2ms/sleep: 5ms/' "$tmp/after.yml" > "$tmp/after-wait.yml"
-: > "$tmp/after.log"
-"$PIPERUN" "$tmp/after-wait.yml" < "$tmp/80" > "$tmp/out"
-is 0 $? "io items that wait after a cpu stage: exit 0"
-is 0 "$(awk '$2 == "crunch"' "$tmp/after.log" | wc -l | tr -d ' ')" "none ran in the cpu stage's feeders"
+feeders_run after after
 
 test_done
