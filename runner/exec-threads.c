@@ -664,8 +664,12 @@ pool_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 	 * over has time to spare (a worker process's feeder, whose worker
 	 * runs its next batch): written out, say, as soon as they come, with
 	 * no wake-up, and their memory free for the next.  Only with the one
-	 * state the workers share: the thread has no state of its own. */
-	while (items->head != NULL && pool->shared && pr_thread_is_spare() && computes(pool) &&
+	 * state the workers share, as the thread has no state of its own, and
+	 * in a pool with a gate: only a gate tells items that compute from
+	 * those that wait, which would hold the thread up (and its worker's
+	 * results, and its stage's end). */
+	while (items->head != NULL && pool->shared && pool->nthreads_max > pool->cpus &&
+	       pr_thread_is_spare() && computes(pool) &&
 	       pr_stage_run_may_start(sr, items->head->seq, 0)) {
 		long before = waits();
 		struct meter m;
