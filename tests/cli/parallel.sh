@@ -227,25 +227,26 @@ stages:
   - {name: first, kind: cpu, workers: 2, plugin: $PROBE, with: {close_log: "$tmp/closed"}}
   - {name: second, kind: io, workers: 1, plugin: $PROBE, with: {slow_on: "stdin#8"}}
 YML
-"$PIPERUN" "$tmp/close.yml" < "$tmp/8" > "$tmp/out"
-is 0 $? "a cpu stage before a slow one: run exits 0"
-end=$(awk '$1 == "stdin#8#0" { print $6 }' "$tmp/out")
-[ -n "$end" ] && [ "$(wc -l < "$tmp/closed")" -ge 3 ] &&
-	awk -v end="$end" '$2 > end - 1 { bad = 1 } END { exit bad }' "$tmp/closed"
-ok $? "its workers closed the stage over 1 s before the slow item ended"
+# closes_early YML CASE TOO: runs YML on 8 lines (its test names end in
+# CASE and TOO); its worker processes close their stage (as $tmp/closed
+# records) over 1 s before stdin#8 ends in the next stage.
+closes_early() {
+	rm -f "$tmp/closed"
+	"$PIPERUN" "$1" < "$tmp/8" > "$tmp/out"
+	is 0 $? "a cpu stage before a slow one$2: run exits 0"
+	end=$(awk '$1 == "stdin#8#0" { print $6 }' "$tmp/out")
+	[ -n "$end" ] && [ "$(wc -l < "$tmp/closed")" -ge 3 ] &&
+		awk -v end="$end" '$2 > end - 1 { bad = 1 } END { exit bad }' "$tmp/closed"
+	ok $? "its workers closed the stage over 1 s before the slow item ended$3"
+}
+closes_early "$tmp/close.yml" "" ""
 # The same when the next stage's other items compute: its one thread has
 # no gate to tell the item that sleeps from the others, so the threads
 # that feed the workers never run its items (they would wait there).
 # (The first stage's items take 5 ms each, so that the next stage's
 # first items are timed before stdin#8 comes.)
 sed 's/slow_on:/spin: 1ms, slow_on:/; s/{close_log:/{spin: 5ms, close_log:/' "$tmp/close.yml" > "$tmp/close-spin.yml"
-rm -f "$tmp/closed"
-"$PIPERUN" "$tmp/close-spin.yml" < "$tmp/8" > "$tmp/out"
-is 0 $? "a cpu stage before a slow one whose other items compute: run exits 0"
-end=$(awk '$1 == "stdin#8#0" { print $6 }' "$tmp/out")
-[ -n "$end" ] && [ "$(wc -l < "$tmp/closed")" -ge 3 ] &&
-	awk -v end="$end" '$2 > end - 1 { bad = 1 } END { exit bad }' "$tmp/closed"
-ok $? "its workers closed the stage over 1 s before the slow item ended too"
+closes_early "$tmp/close-spin.yml" " whose other items compute" " too"
 
 # A worker sends results a batch at a time, but an item that runs long does
 # not hold back those finished before it: stdin#1's result reaches the next
