@@ -95,7 +95,10 @@ took_under "$start" 5
 ok $? "three attempts of 0.3 s and their backoff end within 5 s"
 
 # An exec command run by a worker process that ignores SIGTERM: the worker
-# killed at the timeout takes the command's process group with it.
+# is killed at the timeout, without waiting out the grace its exec stage
+# gives the command after SIGTERM, and takes the command's process group
+# with it.  Which of the two ended the item shows in its message, not in
+# how long the run took, which a loaded machine stretches.
 cat > "$tmp/hangcpu.yml" <<YML
 input: {lines: "-"}
 stages:
@@ -107,11 +110,10 @@ stages:
     timeout: 0.5s
     on_error: skip
 YML
-start=$(now)
 timeout 60 "$PIPERUN" "$tmp/hangcpu.yml" < "$tmp/6" > "$tmp/out" 2> "$tmp/err"
 is 1 $? "a command that ignores SIGTERM in a worker process: the run ends, with 1"
-took_under "$start" 2
-ok $? "the run ends within 1.5 s of the timeout"
+is "piperun: stage 'e' failed on 'stdin#3': timed out after 500ms; its worker process was killed" \
+	"$(cat "$tmp/err")" "its worker is killed at the timeout, and the item fails once, saying so"
 is "done 1 done 2 done 4 done 5 done 6" "$(tr '\n' ' ' < "$tmp/out" | sed 's/ $//')" "the other items come out, in order"
 no_leftovers "a command that ignores SIGTERM in a worker process"
 
