@@ -57,15 +57,17 @@ grep -q "failed on 'stdin#2': timed out after 1s; its worker process was killed"
 ok $? "the item fails, naming the timeout"
 
 # Timeouts are kept to within a small slack: the item fails, and its worker
-# is killed, soon after the timeout (here 0.5 s), not seconds later.
+# is killed, soon after the timeout (here 0.5 s; the run takes 0.6 s on an
+# idle machine), not only when the hour-long item ends.  The bound leaves
+# room for a loaded machine.
 now() { python3 -c 'import time; print(time.monotonic())'; }
 # took_under START LIMIT: status 0 when less than LIMIT seconds passed since START.
 took_under() { awk -v s="$1" -v e="$(now)" -v l="$2" 'BEGIN { exit !(e - s < l) }'; }
 start=$(now)
 probe_run "hang_on: 'stdin#2'" "timeout: 0.5s, on_error: skip"
 is 1 $? "a worker that overruns a 0.5 s timeout: the run ends, with 1"
-took_under "$start" 2.5
-ok $? "the run ends within 2 s of the timeout"
+took_under "$start" 3.5
+ok $? "the run ends within 3 s of the timeout"
 grep -q "failed on 'stdin#2': timed out after 500ms; its worker process was killed" "$tmp/err"
 ok $? "the message states the timeout as configured"
 
