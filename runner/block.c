@@ -111,6 +111,41 @@ suits(const struct pr_block *b, size_t size)
 	return b->size >= size && b->size <= 2 * size + (1u << 20);
 }
 
+/* What the calling thread's peer has mapped: see pr_block_prefer(). */
+static _Thread_local const uint32_t *peer_gens;
+
+void
+pr_block_prefer(const uint32_t *gens)
+{
+	peer_gens = gens;
+}
+
+int
+pr_block_for_peer(const struct pr_block *b)
+{
+	if (peer_gens == NULL || b == NULL || b->home != NULL)
+		return -1;
+	if (peer_gens[b->id] == b->gen + 1)
+		return 2;
+	return atomic_load(&b->peers) == 0;
+}
+
+/* Whether free block B is a better choice than BEST for SIZE bytes.  Of
+ * the blocks that suit, one the calling thread's peer has mapped, then the
+ * one let go of last: its pages are the likeliest to be in a cache still.
+ * Failing those, the smallest large enough. */
+static int
+better(const struct pr_block *b, const struct pr_block *best, size_t size)
+{
+	if (best == NULL || suits(b, size) != suits(best, size))
+		return best == NULL || suits(b, size);
+	if (!suits(b, size))
+		return b->size < best->size;
+	if (pr_block_for_peer(b) != pr_block_for_peer(best))
+		return pr_block_for_peer(b) > pr_block_for_peer(best);
+	return pool.freed[b->id] > pool.freed[best->id];
+}
+
 struct pr_block *
 pr_block_alloc(size_t size)
 {
@@ -121,9 +156,6 @@ pr_block_alloc(size_t size)
 	size = (size + POOL_GRAIN - 1) / POOL_GRAIN * POOL_GRAIN;
 	if (size == 0)
 		size = POOL_GRAIN;
-	/* Of the free blocks large enough, and not much larger (that would
-	 * hold pages idle), the one let go of last: its pages are the likeliest
-	 * to be in a cache still.  Failing that, the smallest large enough. */
 	pthread_mutex_lock(&pool.lock);
 	for (unsigned i = 0; i < PR_BLOCK_IDS; i++) {
 		b = pool.blocks[i];
@@ -136,11 +168,7 @@ pr_block_alloc(size_t size)
 			continue;
 		if (now - pool.freed_at[i] > POOL_IDLE && (idle == NULL || b->size > idle->size))
 			idle = b;
-		if (b->size < size)
-			continue;
-		if (best == NULL || suits(b, size) > suits(best, size) ||
-		    (suits(b, size) == suits(best, size) &&
-		     (suits(b, size) ? pool.freed[i] > pool.freed[best->id] : b->size < best->size)))
+		if (b->size >= size && better(b, best, size))
 			best = b;
 	}
 	if (best != NULL && (suits(best, size) || empty < 0)) {

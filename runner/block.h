@@ -41,6 +41,7 @@ struct pr_block {
 	unsigned id;             /* its owner's number for it, below PR_BLOCK_IDS */
 	uint32_t gen;            /* own: how many files the id had before this one */
 	int fd;                  /* own: the memory file; -1 for a peer's */
+	atomic_uint peers;       /* own: how many peers have mapped the file */
 	struct pr_mailbox *home; /* a peer's: where it is given back; NULL: own */
 };
 
@@ -60,6 +61,21 @@ unsigned char *pr_data_alloc(size_t size, struct pr_block **b);
 /* An own block of at least SIZE bytes, held once by the caller, or NULL
  * (no memfd, or every block of the pool in use). */
 struct pr_block *pr_block_alloc(size_t size);
+
+/* A thread that makes items for one peer (a worker process's feeder)
+ * names the blocks that peer has mapped: GENS[id] is one more than the gen
+ * of block id's file there (the connection's record, ipc.h).  From then
+ * on, pr_block_alloc() on this thread prefers them among the free blocks
+ * that suit: the first use of a block's pages in a process can cost as
+ * much as the work on them (4 MiB: 7-13 ms in each process, on a VM that
+ * builds its page tables lazily), so a worker should see few blocks.
+ * NULL: no peer. */
+void pr_block_prefer(const uint32_t *gens);
+
+/* How own block B suits the calling thread's peer: 2 when the peer has
+ * mapped it, 1 when no peer has, 0 when only others have; -1 when the
+ * thread names no peer, or B is not an own block. */
+int pr_block_for_peer(const struct pr_block *b);
 
 /* The own block whose memory starts at P, or NULL. */
 struct pr_block *pr_block_find(const void *p);

@@ -578,8 +578,10 @@ receive_one(struct proc *w, struct pr_item *item, double timeout, struct held *h
 }
 
 /* Takes up to batch_items() items, cut at BATCH_BYTES, from PENDING then
- * the queue, into BATCH; waits for the queue only when WAIT is set.
- * Returns 0 when there is no item (no more work, when WAIT is set). */
+ * the queue, into BATCH; waits for the queue when WAIT is 1; with WAIT -1,
+ * takes none that lie in blocks other workers have mapped (see
+ * pr_queue_trypop_peer()).  Returns 0 when there is no item (no more work,
+ * when WAIT is 1). */
 static int
 next_batch(struct procs *ps, struct pr_item_list *pending, struct pr_item_list *batch, int wait,
            double *waited)
@@ -588,8 +590,9 @@ next_batch(struct procs *ps, struct pr_item_list *pending, struct pr_item_list *
 
 	*waited = 0;
 	if (pending->count == 0 &&
-	    (wait ? pr_queue_pop(&ps->queue, most, ps->n, pending, waited)
-	          : pr_queue_trypop(&ps->queue, most, ps->n, pending)) == 0)
+	    (wait == 1  ? pr_queue_pop(&ps->queue, most, ps->n, pending, waited)
+	     : wait < 0 ? pr_queue_trypop_peer(&ps->queue, most, ps->n, pending)
+	                : pr_queue_trypop(&ps->queue, most, ps->n, pending)) == 0)
 		return 0;
 	while (pending->head != NULL && batch->count < most) {
 		if (batch->count > 0 && bytes + pending->head->len > BATCH_BYTES)
@@ -706,7 +709,9 @@ take_batch(struct proc *w, struct flight *f, struct pr_item_list *batch, int wai
 	while (help && w->helping) {
 		uint64_t seen = pr_queue_kicks(&ps->queue);
 		double t = 0;
-		if (next_batch(ps, &f->pending, batch, 0, &t))
+		/* An item another worker's feeder read goes to that worker
+		 * while this one can read its own. */
+		if (next_batch(ps, &f->pending, batch, -1, &t))
 			return 1;
 		int h = w->help.sr->ex->help(w->help.sr, &w->help);
 		if (h > 0)
@@ -715,6 +720,8 @@ take_batch(struct proc *w, struct flight *f, struct pr_item_list *batch, int wai
 			stop_helping(w);
 			break;
 		}
+		if (next_batch(ps, &f->pending, batch, 0, &t))
+			return 1;
 		if (!wait)
 			return 0;
 		w->help.sr->ex->help_sleep(w->help.sr, &w->help, 1);
@@ -724,8 +731,10 @@ take_batch(struct proc *w, struct flight *f, struct pr_item_list *batch, int wai
 			return 0;
 		*waited += t;
 	}
+	/* Without helping now, a feeder that helps still leaves the items
+	 * other workers' feeders read to them: it reads its own soon. */
 	double t = 0;
-	int got = next_batch(ps, &f->pending, batch, wait, &t);
+	int got = next_batch(ps, &f->pending, batch, !wait && w->helping ? -1 : wait, &t);
 	*waited += t;
 	return got;
 }
@@ -779,6 +788,9 @@ proc_feeder(void *arg)
 
 	/* Results go on while the worker runs its next batch. */
 	pr_thread_spare(1);
+	/* What this thread reads for its worker goes into blocks the worker
+	 * has mapped, where it can. */
+	pr_block_prefer(w->conn.sent_gen);
 	if (sr->prev != NULL && sr->prev->ex->help_attach != NULL &&
 	    sr->prev->ex->help_attach(sr->prev, &w->help, &ps->queue) == 0) {
 		w->helping = 1;

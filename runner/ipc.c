@@ -226,6 +226,7 @@ lend(struct pr_conn *c, struct pr_block *b, struct header *h)
 		c->out_fds[c->n_out_fds++] = fd;
 		c->sent_gen[b->id] = b->gen + 1;
 		h->flags |= FLAG_NEWBLOCK;
+		atomic_fetch_add(&b->peers, 1);
 	}
 	pr_block_hold(b);
 	c->lent[b->id]++;

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include "runner/block.h"
 #include "runner/queue.h"
 #include "runner/util.h"
 
@@ -52,9 +53,46 @@ pr_queue_push(struct pr_queue *q, struct pr_item *item)
 }
 
 /* WAIT: 0 not at all, 1 for an item, 2 for an item or a kick past SEEN. */
+/* How far past the front of the queue a popper looks for an item of its
+ * peer's (see take_for_peer()). */
+#define PEER_LOOK 4
+
+/* When the calling thread names a peer (pr_block_prefer()) and the front
+ * item of L lies in a block only other peers have mapped, the first of
+ * the next few items in a block the peer has mapped, or none has, taken
+ * out of L: that item goes to the peer alone, which saves it mapping
+ * another block, a cost of about the work on the block on some machines
+ * (see block.h).  NULL when the front item will do, or none does; *NONE
+ * tells which. */
+static struct pr_item *
+take_for_peer(struct pr_item_list *l, int *none)
+{
+	struct pr_item *prev = l->head, *it;
+	unsigned looked = 0;
+
+	*none = 0;
+	if (pr_block_for_peer(l->head->block) != 0)
+		return NULL;
+	for (it = prev->next; it != NULL && looked < PEER_LOOK; prev = it, it = it->next, looked++) {
+		if (pr_block_for_peer(it->block) < 1)
+			continue;
+		prev->next = it->next;
+		if (l->tail == it)
+			l->tail = prev;
+		it->next = NULL;
+		l->count--;
+		return it;
+	}
+	*none = 1;
+	return NULL;
+}
+
+/* The pops below.  WAIT: 0 not at all, 1 for an item, 2 for an item or a
+ * kick since SEEN.  PEER_ONLY: take nothing rather than items in blocks
+ * only others than the calling thread's peer have mapped. */
 static size_t
 queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out, int wait,
-          uint64_t seen, double *waited)
+          uint64_t seen, double *waited, int peer_only)
 {
 	size_t n = 0;
 	double t0 = 0;
@@ -68,6 +106,14 @@ queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out
 		*waited = t0 > 0 ? pr_now() - t0 : 0;
 	if (share > 1 && (q->items.count + share - 1) / share < max)
 		max = (q->items.count + share - 1) / share;
+	int none = 0;
+	struct pr_item *mine = q->items.count > 0 ? take_for_peer(&q->items, &none) : NULL;
+	if (mine != NULL) {
+		pr_item_list_push(out, mine);
+		n = max = 1;
+	} else if (none && peer_only) {
+		max = 0;
+	}
 	while (n < max && q->items.count > 0) {
 		pr_item_list_push(out, pr_item_list_pop(&q->items));
 		n++;
@@ -102,14 +148,14 @@ size_t
 pr_queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out,
              double *waited)
 {
-	return queue_pop(q, max, share, out, 1, 0, waited);
+	return queue_pop(q, max, share, out, 1, 0, waited, 0);
 }
 
 size_t
 pr_queue_pop_or_kick(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out,
                      uint64_t seen, double *waited)
 {
-	return queue_pop(q, max, share, out, 2, seen, waited);
+	return queue_pop(q, max, share, out, 2, seen, waited, 0);
 }
 
 uint64_t
@@ -132,7 +178,13 @@ pr_queue_kick_on(struct pr_queue *q, struct pr_queue *target)
 size_t
 pr_queue_trypop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out)
 {
-	return queue_pop(q, max, share, out, 0, 0, NULL);
+	return queue_pop(q, max, share, out, 0, 0, NULL, 0);
+}
+
+size_t
+pr_queue_trypop_peer(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out)
+{
+	return queue_pop(q, max, share, out, 0, 0, NULL, 1);
 }
 
 int
