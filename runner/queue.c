@@ -52,7 +52,6 @@ pr_queue_push(struct pr_queue *q, struct pr_item *item)
 	pr_queue_kick(k);
 }
 
-/* WAIT: 0 not at all, 1 for an item, 2 for an item or a kick past SEEN. */
 /* How far past the front of the queue a popper looks for an item of its
  * peer's (see take_for_peer()). */
 #define PEER_LOOK 4

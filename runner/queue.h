@@ -44,11 +44,11 @@ size_t pr_queue_pop(struct pr_queue *q, size_t max, size_t share, struct pr_item
 
 /* As pr_queue_pop(), without waiting: 0 when no item is queued now.
  *
- * A thread that names a peer (pr_block_prefer() in block.h) takes an item
- * in a block that peer has mapped, or none has, before one in a block
- * only other peers have mapped, if one of the next few items is: that one
- * alone.  The _peer variant takes nothing rather than an item of another
- * peer's. */
+ * In every pop, a thread that names a peer (pr_block_prefer() in block.h)
+ * takes an item in a block that peer has mapped, or none has, before one
+ * in a block only other peers have mapped, if one of the next few items
+ * is: that one alone.  The _peer variant takes nothing rather than an
+ * item of another peer's. */
 size_t pr_queue_trypop(struct pr_queue *q, size_t max, size_t share, struct pr_item_list *out);
 size_t pr_queue_trypop_peer(struct pr_queue *q, size_t max, size_t share,
                             struct pr_item_list *out);
