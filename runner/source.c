@@ -253,7 +253,7 @@ read_input(struct pr_source *s, void *buf, size_t len)
 	for (;;) {
 		if (!readable(s))
 			return -2;
-		ssize_t n = read(s->fd, buf, len);
+		ssize_t n = pr_data_read(s->fd, buf, len);
 		if (n >= 0 || errno != EINTR)
 			return n;
 		/* A signal's handler ran in this thread. */

@@ -406,6 +406,7 @@ const struct piperun_host pr_host = {
 	.opt_type = host_opt_type,
 	.stopping = host_stopping,
 	.reuse_input = host_reuse_input,
+	.read_data = pr_data_read,
 };
 
 static void

@@ -50,7 +50,7 @@ read_process(void *state, const struct piperun_host *host, const struct piperun_
 			}
 			buf = bigger;
 		}
-		n = read(fd, buf + len, cap - len);
+		n = host->read_data(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

@@ -56,7 +56,7 @@ YML
 	is 2 $? "$3: exit 2"
 	is "$tmp/p.yml:5:13: error: $2" "$(cat "$tmp/err")" "$3: message"
 }
-refused "$plugins/bad-abi.so" "plugin '$plugins/bad-abi.so' was built for stage interface 2.0; this piperun provides 1.3" "another ABI major"
+refused "$plugins/bad-abi.so" "plugin '$plugins/bad-abi.so' was built for stage interface 2.0; this piperun provides 1.4" "another ABI major"
 refused "$plugins/bad-size.so" "plugin '$plugins/bad-size.so' has a descriptor of 24 bytes, smaller than the 56 of stage interface 1.0" "a descriptor too small"
 refused "$plugins/no-symbol.so" "plugin '$plugins/no-symbol.so' exports no 'piperun_stage' symbol: is it a piperun stage?" "no descriptor"
 refused "$tmp/in.txt" "cannot load plugin '$tmp/in.txt': $tmp/in.txt: invalid ELF header" "not a shared object"
