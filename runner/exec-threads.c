@@ -388,6 +388,24 @@ gate_leave(struct pool *pool, unsigned index, long before)
 	gate_quit(pool, index);
 }
 
+/* Runs ITEM with INST, into O, in a thread that is none of the pool's
+ * workers (one that hands items over, or a helper), and folds its CPU
+ * time, its time and whether it waited into the pool's measures. */
+static void
+run_measured(struct pool *pool, struct pr_stage_run *sr, struct pr_stage_inst *inst,
+             struct pr_item *item, struct pr_outcome *o)
+{
+	long before = waits();
+	double clock = 0;
+	struct meter m;
+
+	meter_start(&m);
+	pr_stage_run_exec(sr, inst, item, o, &clock);
+	cpu_timed(pool, &m, 1);
+	note_waits(pool, before);
+	timed(pool, o);
+}
+
 /* Counts and delivers the *N outcomes at HELD, and frees their inputs. */
 static void
 deliver_held(struct pr_stage_run *sr, struct pr_outcome *held, size_t *n, size_t *bytes)
@@ -671,14 +689,7 @@ pool_submit(struct pr_stage_run *sr, struct pr_item_list *items)
 	while (items->head != NULL && pool->shared && pool->nthreads_max > pool->cpus &&
 	       pr_thread_is_spare() && computes(pool) &&
 	       pr_stage_run_may_start(sr, items->head->seq, 0)) {
-		long before = waits();
-		struct meter m;
-		meter_start(&m);
-		clock = 0;
-		pr_stage_run_exec(sr, pool->insts[0], pr_item_list_pop(items), &held[0], &clock);
-		cpu_timed(pool, &m, 1);
-		note_waits(pool, before);
-		timed(pool, &held[0]);
+		run_measured(pool, sr, pool->insts[0], pr_item_list_pop(items), &held[0]);
 		pr_stage_run_finish(sr, held, 1);
 	}
 	pr_queue_push_list(&pool->queue, items);
@@ -764,7 +775,6 @@ pool_help(struct pr_stage_run *sr, struct pr_helper *h)
 	struct pr_item_list batch = { 0 };
 	struct pr_outcome o;
 	uint64_t seq;
-	double clock = 0;
 
 	if (!pr_queue_front(&pool->queue, &seq)) {
 		pthread_mutex_lock(&pool->gate_lock);
@@ -784,16 +794,10 @@ pool_help(struct pr_stage_run *sr, struct pr_helper *h)
 	pool->tids[h->slot] = (pid_t)syscall(SYS_gettid);
 	pool->naps[h->slot] = 0;
 	pthread_mutex_unlock(&pool->gate_lock);
-	long before = waits();
-	struct meter m;
-	meter_start(&m);
-	pr_stage_run_exec(sr, h->inst, pr_item_list_pop(&batch), &o, &clock);
-	cpu_timed(pool, &m, 1);
+	run_measured(pool, sr, h->inst, pr_item_list_pop(&batch), &o);
 	pthread_mutex_lock(&pool->gate_lock);
 	pool->tids[h->slot] = 0;
 	pthread_mutex_unlock(&pool->gate_lock);
-	note_waits(pool, before);
-	timed(pool, &o);
 	if (!computes(pool)) {
 		pthread_mutex_lock(&pool->gate_lock);
 		pthread_cond_broadcast(&pool->gate_open);
