@@ -7,7 +7,7 @@ case $PIPERUN in /*) ;; *) PIPERUN=$(pwd)/$PIPERUN ;; esac
 case $tmp in /*) ;; *) tmp=$(pwd)/$tmp ;; esac
 top=$(pwd)
 
-plan 218
+plan 220
 
 # skip_one REASON: one test that cannot run here.
 skip_one() {
@@ -388,6 +388,16 @@ fi
 sha256sum -- "$@" 'with space.txt' '-dash.txt' ./long.txt >"$tmp/want"
 "$PIPERUN" "$tmp/hash.yml" -- "$@" 'with space.txt' '-dash.txt' ./long.txt >"$tmp/out"
 same_file "$tmp/want" "$tmp/out" "hash over every file in one run equals sha256sum over them, in order, names as given"
+
+# libcrypto is loaded by the hash stage when it opens, not by every
+# piperun process: an exec stage counts it in the maps of its piperun.
+pipeline "$tmp/maps.yml" "- {name: m, kind: io, run: exec, with: {command: [sh, -c, 'grep -c libcrypto /proc/\$PPID/maps || true']}}"
+"$PIPERUN" "$tmp/maps.yml" ./long.txt >"$tmp/out" 2>&1
+is "$(cat "$tmp/out")" "0" "a pipeline without a hash stage does not load libcrypto"
+pipeline "$tmp/maps-hash.yml" '- {name: h, kind: io, run: hash}' "- {name: m, kind: io, run: exec, with: {command: [sh, -c, 'cat >/dev/null; grep -c libcrypto /proc/\$PPID/maps || true']}}"
+"$PIPERUN" "$tmp/maps-hash.yml" ./long.txt >"$tmp/out" 2>&1
+[ "$(cat "$tmp/out")" -gt 0 ] 2>/dev/null
+ok $? "the hash stage loads libcrypto when it opens (got: $(cat "$tmp/out"))"
 
 # ---- count ----
 
