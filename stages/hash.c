@@ -3,8 +3,8 @@
  * prints for it, "HEX  NAME\n" (with sha256sum's escaping of a name that
  * holds a backslash, a newline or a carriage return).  SHA-256 comes from
  * OpenSSL's libcrypto, which the stage loads when it opens: linked in, it
- * would be loaded, and its symbols bound, by every piperun process and
- * worker, whatever their stages (about 2.7 ms of CPU each; see open_crypto).
+ * would be loaded, and its symbols bound, at the start of every piperun
+ * process and worker, whatever their stages.
  */
 #include "config.h"
 
@@ -28,11 +28,11 @@
 #define CRYPTO_SONAME "libcrypto.so." SHLIB_VERSION_NUMBER
 #endif
 
-/* The two functions of libcrypto the stage calls. */
+/* What the stage takes from libcrypto. */
 static struct {
 	int (*digest)(const void *data, size_t len, unsigned char *md, unsigned int *mdlen,
 	              const EVP_MD *type, ENGINE *impl);
-	const EVP_MD *(*sha256)(void);
+	const EVP_MD *sha256;
 	const char *error; /* why they could not be had, or NULL */
 } crypto;
 static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
@@ -43,15 +43,20 @@ load_crypto(void)
 {
 	static char why[256];
 	void *lib = dlopen(CRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
+	const EVP_MD *(*sha256)(void) = NULL;
 
 	if (lib != NULL) {
 		*(void **)&crypto.digest = dlsym(lib, "EVP_Digest");
-		*(void **)&crypto.sha256 = dlsym(lib, "EVP_sha256");
+		*(void **)&sha256 = dlsym(lib, "EVP_sha256");
 	}
+	if (sha256 != NULL)
+		crypto.sha256 = sha256();
 	if (crypto.digest == NULL || crypto.sha256 == NULL) {
 		const char *e = dlerror();
-		snprintf(why, sizeof(why), "cannot load OpenSSL's %s: %s", CRYPTO_SONAME,
-		         e != NULL ? e : "a function is missing");
+		if (e != NULL)
+			snprintf(why, sizeof(why), "cannot load OpenSSL's libcrypto: %s", e);
+		else
+			snprintf(why, sizeof(why), "%s has no SHA-256", CRYPTO_SONAME);
 		crypto.error = why;
 	}
 }
@@ -81,7 +86,7 @@ hash_process(void *state, const struct piperun_host *host, const struct piperun_
 
 	(void)state;
 	if (!crypto.digest(item->data ? item->data : (const unsigned char *)"", item->len, md, &mdlen,
-	                   crypto.sha256(), NULL)) {
+	                   crypto.sha256, NULL)) {
 		host->item_error(out, "SHA-256 failed");
 		return -1;
 	}
